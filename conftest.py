@@ -1,0 +1,28 @@
+"""Run the book's text notebooks (jupytext MyST Markdown) under nbval.
+
+nbval 0.11 collects only ``.ipynb``; this collector reads ``book/*.md`` chapters with
+jupytext instead. Cells run in order in one kernel; ``--nbval-lax`` because text
+notebooks carry no stored outputs to compare.
+"""
+
+from pathlib import Path
+from unittest import mock
+
+import jupytext
+import nbval.plugin
+
+BOOK = Path(__file__).parent / "book"
+collect_ignore = ["_build", ".venv"]
+
+
+class TextNotebook(nbval.plugin.IPyNbFile):
+    def collect(self):
+        read = lambda path, as_version: jupytext.read(path)
+        with mock.patch.object(nbval.plugin.nbformat, "read", read):
+            yield from super().collect()
+
+
+def pytest_collect_file(file_path, parent):
+    opt = parent.config.option
+    if (opt.nbval or opt.nbval_lax) and file_path.suffix == ".md" and file_path.parent == BOOK:
+        return TextNotebook.from_parent(parent, path=file_path)

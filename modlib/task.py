@@ -1,0 +1,74 @@
+"""The digit-pair parity task (paper, section "Tasks").
+
+Module ``j`` sees an image of digit ``D_j``. The parity difference is
+``P = (D_0 + D_1) mod 2``; the network must report digit 0 when the parities match
+(``P = 0``) and digit 1 otherwise. The sub-tasks are to report ``D_k`` itself.
+Pairs with ``(D_1 - D_0) mod 10`` in ``{0, 1}`` are excluded: ``D_0 = D_1`` is ambiguous,
+and removing the ``+1`` diagonal as well leaves 40 same-parity and 40 different-parity
+combinations, so P is balanced.
+"""
+
+from __future__ import annotations
+
+import torch
+
+RULES = ("prose", "equation")
+
+
+def valid_pair(d0: torch.Tensor, d1: torch.Tensor) -> torch.Tensor:
+    """False exactly when ``(d1 - d0) mod 10`` is 0 or 1 (20 of the 100 combinations)."""
+    return torch.remainder(torch.as_tensor(d1) - torch.as_tensor(d0), 10) >= 2
+
+
+def parity_difference(d0: torch.Tensor, d1: torch.Tensor) -> torch.Tensor:
+    """``P = (D_0 + D_1) mod 2``: 0 when the two parities are the same, 1 otherwise."""
+    return torch.remainder(torch.as_tensor(d0) + torch.as_tensor(d1), 2)
+
+
+def parity_target(d0: torch.Tensor, d1: torch.Tensor, rule: str = "prose") -> torch.Tensor:
+    """The digit to report: ``d0`` when the parities match, ``d1`` otherwise.
+
+    ``rule="prose"`` follows the paper's words (and the authors' 2022 code);
+    ``rule="equation"`` follows its equation ``Target = P D_0 + (1 - P) D_1``, which says
+    the opposite. The book discusses the difference; the task is symmetric either way.
+    """
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+    d0, d1 = torch.as_tensor(d0), torch.as_tensor(d1)
+    same = parity_difference(d0, d1) == 0
+    return torch.where(same if rule == "prose" else ~same, d0, d1)
+
+
+def subtask_target(d0: torch.Tensor, d1: torch.Tensor, k: int) -> torch.Tensor:
+    """Sub-task ``k``: report digit ``D_k``."""
+    if k not in (0, 1):
+        raise ValueError(f"sub-task k must be 0 or 1, got {k!r}")
+    return torch.as_tensor(d0 if k == 0 else d1)
+
+
+def make_pairs(labels: torch.Tensor, seed: int, exclude: bool = True,
+               balance: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index pairs ``(i0, i1)`` into one split, reproducible from ``seed``.
+
+    How pairs are drawn: every image becomes digit 0 of one pair, and its partner
+    (digit 1) is taken from a random permutation of the same split, as in the authors'
+    code. Invalid pairs (see `valid_pair`) are then dropped (``exclude``), and the larger
+    parity class is subsampled at random to the size of the smaller (``balance``), so
+    P = 0 and P = 1 occur equally often. On the 60,000 training images an epoch is
+    therefore about 47,000 pairs (60,000 x 80% valid, trimmed to balance), in random order.
+    Each epoch should draw new pairs with a new seed.
+    """
+    labels = torch.as_tensor(labels)
+    g = torch.Generator().manual_seed(int(seed))
+    n = labels.numel()
+    i0 = torch.randperm(n, generator=g)
+    i1 = torch.randperm(n, generator=g)
+    d0, d1 = labels[i0], labels[i1]
+    keep = valid_pair(d0, d1) if exclude else torch.ones(n, dtype=torch.bool)
+    if balance:
+        p = parity_difference(d0, d1)
+        n_each = min(int((keep & (p == 0)).sum()), int((keep & (p == 1)).sum()))
+        # Both pairings are random, so the first n_each of each class are a random subsample.
+        position = torch.where(p == 0, (keep & (p == 0)).cumsum(0), (keep & (p == 1)).cumsum(0))
+        keep = keep & (position <= n_each)
+    return i0[keep], i1[keep]
