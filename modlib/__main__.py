@@ -13,6 +13,58 @@ def cmd_data(args):
     print(f"MNIST ready in {raw_dir(root)}")
 
 
+def set_threads(args):
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
+def model_and_train_configs(args):
+    from modlib.model import ModelConfig
+    from modlib.train import TrainConfig
+
+    model = ModelConfig(n_hidden=args.hidden, n_connections=args.connections, bottleneck=args.bottleneck,
+                        decision=args.decision, message=args.message)
+    train = TrainConfig(seed=args.seed, epochs=args.epochs, batch_size=args.batch_size, device=args.device,
+                        train_images=args.train_images, test_images=args.test_images)
+    return model, train
+
+
+def cmd_train(args):
+    import json
+
+    from modlib.train import save_run, train_model
+
+    model_cfg, train_cfg = model_and_train_configs(args)
+    model, record = train_model(model_cfg, train_cfg)
+    out = save_run(args.out, model, record)
+    print(json.dumps({"out": str(out), "test_accuracy": record["test_accuracy"],
+                      "seconds": round(record["seconds"], 1)}))
+
+
+def cmd_bench(args):
+    from modlib.bench import run_benchmark
+
+    run_benchmark(*model_and_train_configs(args))
+
+
+def add_model_arguments(p, connections_default=None):
+    p.add_argument("--connections", "-k", type=int, required=connections_default is None,
+                   default=connections_default, help="interconnections per direction, 1..N^2")
+    p.add_argument("--hidden", type=int, default=100, help="units per module N (default 100)")
+    p.add_argument("--bottleneck", type=int, default=None, help="bottleneck width (the paper's: 5)")
+    p.add_argument("--decision", default="max", help="max (paper) or absmax (authors' code)")
+    p.add_argument("--message", default="after", help="after (paper) or before W_hh (authors' code)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help="default: 5, or 7 with a bottleneck")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--train-images", type=int, default=None, help="use only the first n training images")
+    p.add_argument("--test-images", type=int, default=None, help="use only the first n test images")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m modlib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -20,14 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="fetch and verify MNIST")
     p.add_argument("--data-root", help="MNIST folder (default $MODLIB_DATA or ~/.cache/modlib)")
     p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("train", help="train one model and save it")
+    add_model_arguments(p)
+    p.add_argument("--out", required=True, help="folder for weights.pt and run.json")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("bench", help="training speed against the matmul floor")
+    add_model_arguments(p, connections_default=60)
+    p.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    set_threads(args)
     try:
         args.func(args)
-    except (ValueError, RuntimeError, FileNotFoundError, FileExistsError) as error:
+    except (ValueError, RuntimeError, OSError, FloatingPointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

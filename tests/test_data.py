@@ -4,6 +4,7 @@ import torch
 
 from modlib import data
 from modlib.data import MnistError, idx_bytes, load_mnist, raw_dir
+from tests.conftest import needs_mnist
 
 
 def write_small_mnist(root, n_train=12, n_test=7, seed=0):
@@ -87,10 +88,7 @@ def test_idx_header_is_big_endian_with_magic():
 OFFICIAL_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
-@pytest.mark.skipif(
-    not all((raw_dir(data.data_root()) / n).exists() for n in data.OFFICIAL_SHA256),
-    reason="real MNIST not present (run `make data`)",
-)
+@needs_mnist
 def test_real_test_split_has_official_counts():
     images, labels = load_mnist("test")
     assert images.shape == (10000, 28, 28)

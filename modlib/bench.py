@@ -1,0 +1,98 @@
+"""How close training runs to the CPU's (or GPU's) matmul speed limit.
+
+FLOPs are counted as the matrix products of one training step, 2*m*n*k each:
+forward, the input projection once per sequence (2 x 2*784*N per pair) and T-1
+recurrent products with the 2N x 2N matrix (2*(2N)^2 each; the first step has h = 0);
+backward, the input-weight gradient (the images need none) and, per recurrent product,
+one for the state gradient and one for the weight gradient; readouts likewise.
+Element-wise work (tanh, optimisers, Deep-R) is not counted: it is the overhead.
+The floor is FLOPs / throughput, with the throughput measured in the same process on the
+same products, so that a busy machine moves both numbers together.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from modlib.model import ModelConfig
+from modlib.train import Split, TrainConfig, make_optimizers, train_epoch
+from modlib.model import ModularRNN
+
+
+def flops_per_pair(cfg: ModelConfig) -> dict[str, int]:
+    """Matmul FLOPs of one training step, per pair, by part."""
+    n2, d, c = 2 * cfg.n_hidden, cfg.n_inputs, cfg.n_classes
+    head = 2 * (2 * cfg.n_hidden * cfg.bottleneck + 2 * cfg.bottleneck * c) if cfg.bottleneck else 2 * n2 * c
+    forward = 2 * d * n2 + (cfg.n_steps - 1) * 2 * n2 * n2 + head
+    backward = 2 * d * n2 + 2 * (cfg.n_steps - 1) * 2 * n2 * n2 + 2 * head
+    return {"forward": forward, "backward": backward, "total": forward + backward}
+
+
+def matmul_throughput(cfg: ModelConfig, batch: int, device: str = "cpu", seconds: float = 1.0) -> float:
+    """FLOP/s of the step's products alone (no autograd, no element-wise work)."""
+    n = cfg.n_hidden
+    x = torch.rand(2, batch, cfg.n_inputs, device=device)
+    w_ih = torch.rand(2, cfg.n_inputs, n, device=device)
+    h = torch.rand(batch, 2 * n, device=device)
+    w = torch.rand(2 * n, 2 * n, device=device)
+    dz = torch.rand(2, batch, n, device=device)
+
+    def step():
+        torch.bmm(x, w_ih)                       # input projection
+        for _ in range(cfg.n_steps - 1):
+            torch.mm(h, w)                       # forward recurrence
+            torch.mm(h, w.t()), torch.mm(h.t(), h)  # backward: state and weight gradients
+        torch.bmm(x.transpose(1, 2), dz)         # input-weight gradient
+
+    flops = 2 * batch * (2 * cfg.n_inputs * n) * 2 + batch * 3 * (cfg.n_steps - 1) * 2 * (2 * n) ** 2
+    step()
+    sync(device)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        step()
+        count += 1
+    sync(device)
+    return flops * count / (time.perf_counter() - start)
+
+
+def sync(device: str) -> None:
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def seconds_per_epoch(model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int = 2) -> tuple[float, int]:
+    """Best wall time of a full training epoch (after a warm-up epoch) and its pair count."""
+    model = ModularRNN.from_config(model_cfg, seed=train_cfg.seed).to(train_cfg.device)
+    split = Split.load("train", train_cfg.train_images, train_cfg.device)
+    dense, sparse = make_optimizers(model, train_cfg)
+    times = []
+    for epoch in range(epochs + 1):
+        pairs = split.pairs(epoch, train_cfg)
+        sync(train_cfg.device)
+        start = time.perf_counter()
+        train_epoch(model, dense, sparse, split, pairs, train_cfg, epoch, progress=False)
+        sync(train_cfg.device)
+        times.append(time.perf_counter() - start)
+    return min(times[1:]), len(pairs[0])
+
+
+def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print) -> float:
+    """Print throughput, FLOPs per epoch, seconds per epoch, and (last) the ratio to the floor."""
+    device = train_cfg.device
+    print_(f"device {device}, {torch.get_num_threads()} threads, batch {train_cfg.batch_size}, "
+           f"N={model_cfg.n_hidden}, k={model_cfg.n_connections}")
+    throughput = matmul_throughput(model_cfg, train_cfg.batch_size, device)
+    print_(f"matmul throughput on the model's shapes: {throughput / 1e9:.1f} GFLOP/s")
+    seconds, n_pairs = seconds_per_epoch(model_cfg, train_cfg)
+    flops = flops_per_pair(model_cfg)["total"] * n_pairs
+    throughput = (throughput + matmul_throughput(model_cfg, train_cfg.batch_size, device)) / 2
+    floor = flops / throughput
+    print_(f"FLOPs per model-epoch: {flops / 1e9:.1f} GFLOP ({flops_per_pair(model_cfg)['total'] / 1e6:.2f} "
+           f"MFLOP per pair x {n_pairs:,} pairs)")
+    print_(f"measured: {seconds:.3f} s per model-epoch ({n_pairs / seconds:,.0f} pairs/s); "
+           f"floor {floor:.3f} s")
+    ratio = seconds / floor
+    print_(f"ratio measured / floor: {ratio:.2f}")
+    return ratio

@@ -1,0 +1,194 @@
+"""The two-module recurrent network (paper, section "Architectures").
+
+Each module ``n`` has N tanh units, sees its own flattened digit ``x^(n)`` at every one of
+T steps, and starts from ``h_0 = 0``:
+
+    h_t^(n) = tanh(W_ih^(n) x^(n) + b_ih^(n) + W_hh^(n) h_{t-1}^(n) + b_hh^(n)
+                   + W_sparse^(m->n) h_{t-1}^(m)),     m = 1 - n.
+
+For speed the image term is computed once per sequence, and the two modules are stepped
+together as one 2N-unit network whose recurrent matrix has the dense ``W_hh`` blocks on
+the diagonal and the sparse interconnections off it. The interconnections are Deep-R
+weights ``sign * theta * [theta > 0]`` (see ``modlib.deepr``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+DECISIONS = ("max", "absmax")
+MESSAGES = ("after", "before")
+INIT_BOUND = 0.1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that defines an architecture.
+
+    ``n_connections`` is k, the number of interconnections per direction, so that the
+    fraction of interconnections is ``p = k / n_hidden**2``. ``decision="absmax"`` and
+    ``message="before"`` are the authors' code's variants (see the replication notes).
+    """
+
+    n_hidden: int = 100
+    n_connections: int = 1
+    bottleneck: int | None = None
+    n_steps: int = 5
+    n_inputs: int = 784
+    n_classes: int = 10
+    decision: str = "max"
+    message: str = "after"
+
+    def __post_init__(self):
+        n2 = self.n_hidden ** 2
+        checks = [
+            (self.n_hidden >= 1, f"n_hidden must be >= 1, got {self.n_hidden}"),
+            (1 <= self.n_connections <= n2,
+             f"n_connections must be between 1 and n_hidden**2 = {n2}, got {self.n_connections}"),
+            (self.bottleneck is None or self.bottleneck >= 1,
+             f"bottleneck must be None or >= 1, got {self.bottleneck}"),
+            (self.n_steps >= 1, f"n_steps must be >= 1, got {self.n_steps}"),
+            (self.decision in DECISIONS, f"decision must be one of {DECISIONS}, got {self.decision!r}"),
+            (self.message in MESSAGES, f"message must be one of {MESSAGES}, got {self.message!r}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def p(self) -> float:
+        return self.n_connections / self.n_hidden ** 2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Output(NamedTuple):
+    decided: torch.Tensor    # [B, classes] readout of the deciding module, r_out
+    readouts: torch.Tensor   # [B, 2, classes] r^(0), r^(1)
+    decider: torch.Tensor    # [B] index mu of the deciding module
+    hidden: torch.Tensor     # [B, 2, N] last hidden states h_T
+    bottleneck: torch.Tensor | None  # [B, 2, bottleneck] b^(n), when present
+
+
+class Recurrence(torch.autograd.Function):
+    """``h_t = tanh(drive + h_{t-1} W^T)`` for T steps from ``h_0 = 0``, returning ``h_T``.
+
+    A hand-written backward: autograd's per-step bookkeeping costs more than the matmuls
+    at these sizes, and the weight gradient of all steps is one product instead of T - 1.
+    """
+
+    @staticmethod
+    def forward(ctx, drive: torch.Tensor, w: torch.Tensor, n_steps: int) -> torch.Tensor:
+        hs = torch.empty((n_steps, *drive.shape), dtype=drive.dtype, device=drive.device)
+        torch.tanh(drive, out=hs[0])
+        wt = w.t()
+        for t in range(1, n_steps):
+            torch.addmm(drive, hs[t - 1], wt, out=hs[t]).tanh_()
+        ctx.save_for_backward(hs, w)
+        return hs[-1].clone()
+
+    @staticmethod
+    def backward(ctx, grad_h: torch.Tensor):
+        hs, w = ctx.saved_tensors
+        dz = torch.empty_like(hs)  # gradient at each step's pre-activation
+        dh = grad_h
+        for t in range(len(hs) - 1, -1, -1):
+            torch.addcmul(dh, dh * hs[t], hs[t], value=-1, out=dz[t])  # dh * (1 - h^2)
+            if t > 0:
+                dh = dz[t] @ w
+        width = hs.shape[-1]
+        d_w = dz[1:].reshape(-1, width).t() @ hs[:-1].reshape(-1, width)
+        return dz.sum(0), d_w, None
+
+
+def uniform(generator: torch.Generator | None, *shape) -> nn.Parameter:
+    return nn.Parameter(torch.empty(*shape).uniform_(-INIT_BOUND, INIT_BOUND, generator=generator))
+
+
+class ModularRNN(nn.Module):
+    """Two recurrent modules joined by k sparse connections per direction.
+
+    Parameters are stacked over modules (first axis = module n). ``theta[d]`` and
+    ``sign[d]`` hold the interconnections from module d to module 1 - d.
+    All weights start U(-0.1, 0.1); Deep-R's ``theta`` is set by ``modlib.deepr.init_theta``.
+    """
+
+    def __init__(self, n_hidden: int = 100, n_connections: int = 1, bottleneck: int | None = None,
+                 seed: int | None = None, **options):
+        super().__init__()
+        from modlib.deepr import init_theta
+
+        cfg = self.config = ModelConfig(n_hidden=n_hidden, n_connections=n_connections,
+                                        bottleneck=bottleneck, **options)
+        g = None if seed is None else torch.Generator().manual_seed(int(seed))
+        n, c = cfg.n_hidden, cfg.n_classes
+        # w_ih is stored input-major, [2, inputs, N], so its gradient is contiguous (3x faster steps).
+        self.w_ih, self.b_ih = uniform(g, 2, cfg.n_inputs, n), uniform(g, 2, n)
+        self.w_hh, self.b_hh = uniform(g, 2, n, n), uniform(g, 2, n)
+        if cfg.bottleneck:
+            self.w_hb, self.b_hb = uniform(g, 2, cfg.bottleneck, n), uniform(g, 2, cfg.bottleneck)
+            self.w_br, self.b_br = uniform(g, 2, c, cfg.bottleneck), uniform(g, 2, c)
+        else:
+            self.w_hr, self.b_hr = uniform(g, 2, c, n), uniform(g, 2, c)
+        theta, sign = init_theta(n, cfg.n_connections, g)
+        self.theta = nn.Parameter(theta)
+        self.register_buffer("sign", sign)
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig, seed: int | None = None) -> "ModularRNN":
+        return cls(seed=seed, **cfg.to_dict())
+
+    def interconnections(self) -> torch.Tensor:
+        """The effective sparse weights ``[2, N, N]``: ``sign * theta`` where ``theta > 0``, else 0."""
+        return self.sign * torch.where(self.theta > 0, self.theta, torch.zeros_like(self.theta))
+
+    def recurrent_matrix(self) -> torch.Tensor:
+        """The ``[2N, 2N]`` matrix of the joint recurrence (rows: receiving unit)."""
+        c = self.interconnections()
+        c01, c10 = c[0], c[1]
+        if self.config.message == "before":  # authors' code: message enters before W_hh
+            c01, c10 = self.w_hh[1] @ c01, self.w_hh[0] @ c10
+        top = torch.cat([self.w_hh[0], c10], dim=1)
+        bottom = torch.cat([c01, self.w_hh[1]], dim=1)
+        return torch.cat([top, bottom], dim=0)
+
+    def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
+        """Last hidden states ``[B, 2, N]`` for inputs ``x`` of shape ``[B, 2, n_inputs]``."""
+        batch, n = x.shape[0], self.config.n_hidden
+        # The image is the same at every step: project it once, for both modules at once.
+        drive = torch.baddbmm((self.b_ih + self.b_hh).unsqueeze(1), x.transpose(0, 1), self.w_ih)
+        drive = drive.transpose(0, 1).reshape(batch, 2 * n)
+        h = Recurrence.apply(drive, self.recurrent_matrix(), self.config.n_steps)
+        return h.view(batch, 2, n)
+
+    def readout(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Per-module readouts ``[B, 2, classes]`` (and bottleneck states) from ``h_T``."""
+        def linear(inp, w, b):
+            return torch.einsum("bmi,moi->bmo", inp, w) + b
+
+        if self.config.bottleneck:
+            b = linear(hidden, self.w_hb, self.b_hb)
+            return linear(b, self.w_br, self.b_br), b
+        return linear(hidden, self.w_hr, self.b_hr), None
+
+    def decide(self, readouts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Competitive max: the module whose readout has the largest value decides."""
+        score = readouts.abs() if self.config.decision == "absmax" else readouts
+        decider = score.amax(dim=2).argmax(dim=1)
+        decided = readouts[torch.arange(len(readouts), device=readouts.device), decider]
+        return decided, decider
+
+    def forward(self, x: torch.Tensor) -> Output:
+        hidden = self.hidden_states(x)
+        readouts, bottleneck = self.readout(hidden)
+        decided, decider = self.decide(readouts)
+        return Output(decided, readouts, decider, hidden, bottleneck)
+
+    def module_parameters(self) -> dict[str, torch.Tensor]:
+        """The dense, per-module parameters (everything but the interconnections)."""
+        return {name: p for name, p in self.named_parameters() if name != "theta"}

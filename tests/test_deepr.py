@@ -1,0 +1,66 @@
+import pytest
+import torch
+
+from modlib.deepr import DeepR, DeepRConfig, deepr_lr, init_theta
+from modlib.model import ModelConfig
+from modlib.train import TrainConfig, train_model
+
+from tests.conftest import needs_mnist
+
+
+@pytest.mark.parametrize("k", [1, 37, 10000])
+def test_initial_count_is_exactly_k_per_direction(k):
+    theta, sign = init_theta(100, k, torch.Generator().manual_seed(k))
+    assert (theta > 0).flatten(1).sum(1).tolist() == [k, k]
+    assert float(theta.max()) <= 0.1 and set(sign.unique().tolist()) == {-1.0, 1.0}
+
+
+def test_learning_rate_decreases_geometrically_from_0_1_to_0_01():
+    assert deepr_lr(1e-4, 100) == pytest.approx(0.1)
+    assert deepr_lr(1.0, 100) == pytest.approx(0.01)
+    assert deepr_lr(1e-2, 100) == pytest.approx(0.1 * 0.1 ** 0.5)
+
+
+def test_a_dying_connection_is_replaced_by_a_dormant_one():
+    theta = torch.nn.Parameter(torch.zeros(2, 4, 4))
+    with torch.no_grad():
+        theta[0, 0, 0] = 0.01
+        theta[1, 2, 3] = 0.5
+    opt = DeepR(theta, k=1, config=DeepRConfig(lr=0.1, walk=0.0), generator=torch.Generator().manual_seed(0))
+    theta.grad = torch.zeros_like(theta)
+    theta.grad[0, 0, 0] = 1.0  # pushes the only active theta of direction 0 below zero
+    assert opt.step() == 1
+    assert opt.active_counts().tolist() == [1, 1]
+    theta = theta.detach()
+    assert float(theta[0, 0, 0]) == 0.0 and float(theta[1, 2, 3]) > 0.4
+    assert float(theta[0].max()) > 0  # the replacement is strictly positive
+
+
+def test_dense_limit_reactivates_in_place():
+    theta = torch.nn.Parameter(torch.full((2, 3, 3), 0.01))
+    opt = DeepR(theta, k=9, config=DeepRConfig(lr=0.1), generator=torch.Generator().manual_seed(0))
+    assert opt.noise_std == 0  # random walk annealed to zero at p = 1
+    theta.grad = torch.ones_like(theta)
+    opt.step()
+    assert opt.active_counts().tolist() == [9, 9]
+
+
+@needs_mnist
+@pytest.mark.parametrize("k", [1, 10000])
+def test_active_count_is_k_and_signs_fixed_after_every_step(k):
+    seen = []
+
+    def check(model, sparse, step):
+        if not seen:
+            seen.append(model.sign.clone())
+        active = model.theta > 0
+        assert active.flatten(1).sum(1).tolist() == [k, k], f"step {step}"
+        assert torch.equal(model.sign, seen[0])
+        w = model.interconnections().detach()
+        assert torch.equal(torch.sign(w[active]), model.sign[active])
+        assert bool((w[~active] == 0).all())
+        seen.append(step)
+
+    train_model(ModelConfig(n_connections=k), TrainConfig(epochs=1, train_images=3000, test_images=500),
+                progress=False, on_step=check)
+    assert len(seen) > 5

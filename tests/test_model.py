@@ -1,0 +1,101 @@
+import pytest
+import torch
+
+from modlib.model import ModelConfig, ModularRNN, Recurrence
+
+
+def reference_hidden(model: ModularRNN, x: torch.Tensor) -> torch.Tensor:
+    """The paper's equation, module by module and step by step (slow, obviously right)."""
+    c = model.interconnections()  # c[d]: from module d to module 1 - d
+    w_ih = model.w_ih.transpose(1, 2)
+    h = [torch.zeros(len(x), model.config.n_hidden, dtype=x.dtype) for _ in range(2)]
+    for _ in range(model.config.n_steps):
+        new = []
+        for n in (0, 1):
+            m = 1 - n
+            message = c[m] @ h[m].T
+            if model.config.message == "before":
+                message = model.w_hh[n] @ message
+            new.append(torch.tanh(x[:, n] @ w_ih[n].T + model.b_ih[n] + h[n] @ model.w_hh[n].T
+                                  + model.b_hh[n] + message.T))
+        h = new
+    return torch.stack(h, dim=1)
+
+
+@pytest.mark.parametrize("message", ["after", "before"])
+@pytest.mark.parametrize("k", [1, 7, 64])
+def test_fused_recurrence_matches_the_papers_equation(k, message):
+    torch.manual_seed(0)
+    model = ModularRNN(n_hidden=8, n_connections=k, n_inputs=12, message=message, seed=1).double()
+    x = torch.rand(5, 2, 12, dtype=torch.float64)
+    assert torch.allclose(model.hidden_states(x), reference_hidden(model, x), atol=1e-12)
+
+
+def test_recurrence_gradient_is_exact():
+    drive = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    w = (0.5 * torch.randn(6, 6, dtype=torch.float64)).requires_grad_()
+    assert torch.autograd.gradcheck(lambda d, m: Recurrence.apply(d, m, 5), (drive, w))
+
+
+def test_modules_cannot_talk_without_interconnections():
+    model = ModularRNN(n_hidden=10, n_connections=3, n_inputs=12, seed=0)
+    with torch.no_grad():
+        model.theta.zero_()
+    x = torch.rand(4, 2, 12)
+    x_changed = x.clone()
+    x_changed[:, 1] = torch.rand(4, 12)
+    h, h_changed = model.hidden_states(x), model.hidden_states(x_changed)
+    assert torch.equal(h[:, 0], h_changed[:, 0])
+    assert not torch.allclose(h[:, 1], h_changed[:, 1])
+
+
+def test_weights_start_uniform_in_plus_minus_0_1():
+    model = ModularRNN(n_connections=10000, seed=3)
+    for name, p in model.named_parameters():
+        values = p.detach().abs()
+        assert float(values.max()) <= 0.1, name
+    w = model.interconnections().detach()
+    assert float(w.abs().max()) <= 0.1 and float(w.mean().abs()) < 0.01
+
+
+@pytest.mark.parametrize("decision", ["max", "absmax"])
+def test_decision_picks_module_with_largest_readout(decision):
+    model = ModularRNN(n_hidden=4, n_connections=1, decision=decision)
+    readouts = torch.tensor([[[0.1, 0.5, 0.0], [0.2, 0.3, -0.9]],
+                             [[0.7, -0.1, 0.0], [0.2, 0.6, 0.1]]])
+    decided, decider = model.decide(readouts)
+    expected = [1, 0] if decision == "absmax" else [0, 0]
+    assert decider.tolist() == expected
+    assert torch.equal(decided, readouts[torch.arange(2), decider])
+
+
+def test_output_shapes_with_and_without_bottleneck():
+    x = torch.rand(3, 2, 784)
+    out = ModularRNN(n_connections=5)(x)
+    assert out.decided.shape == (3, 10) and out.readouts.shape == (3, 2, 10)
+    assert out.hidden.shape == (3, 2, 100) and out.bottleneck is None
+    out = ModularRNN(n_connections=5, bottleneck=5)(x)
+    assert out.bottleneck.shape == (3, 2, 5) and out.readouts.shape == (3, 2, 10)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_connections=0), "n_connections must be between 1 and"),
+    (dict(n_connections=10001), "n_connections must be between 1 and"),
+    (dict(n_connections=5, bottleneck=0), "bottleneck"),
+    (dict(n_connections=5, decision="min"), "decision"),
+    (dict(n_connections=5, message="during"), "message"),
+])
+def test_invalid_configuration_is_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ModularRNN(**kwargs)
+
+
+def test_p_is_k_over_n_squared():
+    assert ModelConfig(n_hidden=100, n_connections=60).p == pytest.approx(0.006)
+
+
+def test_same_seed_same_weights():
+    a, b = ModularRNN(n_connections=9, seed=4), ModularRNN(n_connections=9, seed=4)
+    c = ModularRNN(n_connections=9, seed=5)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert not torch.equal(a.w_hh, c.w_hh)

@@ -1,0 +1,68 @@
+import json
+
+import pytest
+import torch
+
+from modlib import train as train_mod
+from modlib.model import ModelConfig
+from modlib.train import TrainConfig, load_run, save_run, train_model
+
+from tests.conftest import needs_mnist
+
+QUICK = TrainConfig(epochs=1, train_images=2000, test_images=500, seed=3)
+
+
+@needs_mnist
+def test_same_seed_same_numbers():
+    _, a = train_model(ModelConfig(n_connections=5), QUICK, progress=False)
+    _, b = train_model(ModelConfig(n_connections=5), QUICK, progress=False)
+    _, c = train_model(ModelConfig(n_connections=5), TrainConfig(**{**QUICK.__dict__, "seed": 4}), progress=False)
+    strip = lambda r: [{k: v for k, v in h.items() if k != "seconds"} for h in r["history"]]
+    assert strip(a) == strip(b)
+    assert strip(a) != strip(c)
+
+
+@needs_mnist
+def test_loss_decreases_and_record_is_complete():
+    cfg = TrainConfig(epochs=2, train_images=4000, test_images=1000)
+    _, record = train_model(ModelConfig(n_connections=20), cfg, progress=False)
+    losses = [h["loss"] for h in record["history"]]
+    assert losses[1] < losses[0]
+    assert set(record) >= {"model", "train", "history", "test_accuracy", "seconds"}
+    assert 0.0 <= record["test_accuracy"] <= 1.0
+
+
+@needs_mnist
+def test_non_finite_loss_stops_with_the_step(monkeypatch):
+    real = train_mod.F.cross_entropy
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        loss = real(*args, **kwargs)
+        return loss * float("nan") if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(train_mod.F, "cross_entropy", poisoned)
+    with pytest.raises(FloatingPointError, match="epoch 1, step 3"):
+        train_model(ModelConfig(n_connections=5), QUICK, progress=False)
+
+
+@needs_mnist
+def test_saved_run_reloads_to_the_same_model(tmp_path):
+    model, record = train_model(ModelConfig(n_connections=5, bottleneck=5), QUICK, progress=False)
+    save_run(tmp_path, model, record)
+    loaded, loaded_record = load_run(tmp_path)
+    x = torch.rand(4, 2, 784)
+    assert torch.equal(model(x).decided, loaded(x).decided)
+    assert loaded_record == json.loads(json.dumps(record))
+
+
+def test_loading_an_empty_folder_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m modlib train"):
+        load_run(tmp_path)
+
+
+def test_paper_epochs_are_5_or_7_with_bottleneck():
+    assert TrainConfig().n_epochs(ModelConfig()) == 5
+    assert TrainConfig().n_epochs(ModelConfig(bottleneck=5)) == 7
+    assert TrainConfig(epochs=2).n_epochs(ModelConfig(bottleneck=5)) == 2
