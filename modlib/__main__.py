@@ -49,6 +49,28 @@ def cmd_bench(args):
     run_benchmark(*model_and_train_configs(args))
 
 
+def cmd_metrics(args):
+    import json
+    import time
+
+    from modlib.metrics import METRIC_FUNCTIONS, MetricData, applicable_metrics
+    from modlib.train import TrainConfig, load_run
+
+    model, record = load_run(args.run, args.device)
+    names = args.metric or applicable_metrics(model)
+    cfg = TrainConfig(device=args.device, train_images=args.train_images, test_images=args.test_images)
+    data = MetricData.load(cfg, seed=args.seed)
+    results = {}
+    for name in names:
+        start = time.perf_counter()
+        result = METRIC_FUNCTIONS[name](model, data, seed=args.seed)
+        results[name] = {key: getattr(v, "tolist", lambda: v)() for key, v in result.items()}
+        results[name]["seconds"] = round(time.perf_counter() - start, 2)
+        print(f"{name}: M={results[name]['M']} specialization={results[name]['specialization']} "
+              f"({results[name]['seconds']} s)")
+    (args.run / "metrics.json").write_text(json.dumps(results, indent=2))
+
+
 def add_model_arguments(p, connections_default=None):
     p.add_argument("--connections", "-k", type=int, required=connections_default is None,
                    default=connections_default, help="interconnections per direction, 1..N^2")
@@ -81,6 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="training speed against the matmul floor")
     add_model_arguments(p, connections_default=60)
     p.set_defaults(func=cmd_bench)
+
+    from pathlib import Path
+
+    from modlib.metrics import METRICS
+
+    p = sub.add_parser("metrics", help="specialization metrics of a saved model")
+    p.add_argument("run", type=Path, help="folder written by `train`")
+    p.add_argument("--metric", action="append", choices=METRICS, help="default: all that apply")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-images", type=int, default=None)
+    p.add_argument("--test-images", type=int, default=None)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=cmd_metrics)
     return parser
 
 

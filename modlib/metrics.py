@@ -1,0 +1,262 @@
+"""Functional specialization (paper, section "Functional modularity" and appendix).
+
+Every metric returns a 2 x 2 table ``M[n, k]``: module n on sub-task k ("report digit
+k"). `specialization` turns a table into the paper's normalised measure per module.
+Metrics read a trained model and `MetricData` (pairs from both MNIST splits); they never
+change the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+from tqdm.auto import tqdm
+
+from modlib.model import INIT_BOUND, ModularRNN
+from modlib.train import TEST_PAIR_SEED, Split, TrainConfig
+
+METRICS = ("bottleneck", "weight_mask", "correlation", "cka")
+
+
+def specialization(table) -> np.ndarray:
+    """``(M[n, n] - M[n, 1-n]) / (M[n, n] + M[n, 1-n])`` for n = 0, 1; in [-1, 1] for M >= 0."""
+    m = np.asarray(table, dtype=np.float64)
+    if m.shape != (2, 2):
+        raise ValueError(f"a metric table is 2 x 2 (module, sub-task), got shape {m.shape}")
+    own, other = np.diag(m), m[[0, 1], [1, 0]]
+    return (own - other) / (own + other)
+
+
+@dataclass(frozen=True)
+class MetricData:
+    """Pairs for the metrics: one draw from the training split, the fixed test pairs."""
+
+    train: Split
+    train_pairs: tuple
+    test: Split
+    test_pairs: tuple
+
+    @classmethod
+    def load(cls, cfg: TrainConfig = TrainConfig(), seed: int = 0) -> "MetricData":
+        train = Split.load("train", cfg.train_images, cfg.device)
+        test = Split.load("test", cfg.test_images, cfg.device)
+        return cls(train, train.pairs(10_000 + seed, cfg), test, test.pairs(TEST_PAIR_SEED, cfg))
+
+
+@torch.no_grad()
+def states(model: ModularRNN, split: Split, pairs, batch_size: int = 4096):
+    """Last hidden states ``[P, 2, N]``, bottleneck states (or None) and digits ``[P, 2]``."""
+    hidden, bottleneck = [], []
+    i0, i1 = pairs
+    for start in range(0, len(i0), batch_size):
+        x, _, _ = split.batch(i0[start:start + batch_size], i1[start:start + batch_size])
+        out = model(x)
+        hidden.append(out.hidden)
+        bottleneck.append(out.bottleneck)
+    digits = torch.stack([split.labels[i0], split.labels[i1]], dim=1)
+    return torch.cat(hidden), (torch.cat(bottleneck) if model.config.bottleneck else None), digits
+
+
+# --- Bottleneck metric -----------------------------------------------------------------
+
+def bottleneck_metric(model: ModularRNN, data: MetricData, epochs: int = 5, lr: float = 0.5,
+                      batch_size: int = 128, seed: int = 0, progress: bool = True) -> dict:
+    """Retrain fresh bottleneck->readout weights of module n to report digit k (Adadelta,
+    lr 0.5, 5 epochs), everything else frozen; ``M[n, k]`` is the test accuracy.
+
+    The frozen bottleneck states are computed once, and the four (n, k) readouts train
+    together as one batched linear layer: they share no parameters, so this is the same
+    as training them one by one. The training pairs are reshuffled every epoch.
+    """
+    if not model.config.bottleneck:
+        raise ValueError("the bottleneck metric needs a model with a bottleneck (bottleneck=5)")
+    _, b_train, d_train = states(model, data.train, data.train_pairs)
+    _, b_test, d_test = states(model, data.test, data.test_pairs)
+    g = torch.Generator().manual_seed(seed)
+    width, classes = model.config.bottleneck, model.config.n_classes
+    w = torch.empty(2, 2, classes, width).uniform_(-INIT_BOUND, INIT_BOUND, generator=g).to(b_train.device)
+    b = torch.empty(2, 2, classes).uniform_(-INIT_BOUND, INIT_BOUND, generator=g).to(b_train.device)
+    w.requires_grad_(), b.requires_grad_()
+    opt = torch.optim.Adadelta([w, b], lr=lr, rho=0.9)
+
+    def logits(states_):  # [P, module n, sub-task k, classes]
+        return torch.einsum("pni,nkoi->pnko", states_, w) + b
+
+    for _ in tqdm(range(epochs), desc="bottleneck readouts", leave=False, disable=not progress):
+        order = torch.randperm(len(b_train), generator=g).to(b_train.device)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            out = logits(b_train[idx])
+            target = d_train[idx].unsqueeze(1).expand(-1, 2, -1)  # digit k for every module n
+            loss = F.cross_entropy(out.reshape(-1, classes), target.reshape(-1), reduction="none")
+            opt.zero_grad()
+            (loss.view(-1, 4).mean(0).sum()).backward()
+            opt.step()
+    with torch.no_grad():
+        correct = logits(b_test).argmax(-1) == d_test.unsqueeze(1)
+    table = correct.double().mean(0).cpu().numpy()
+    return {"M": table, "specialization": specialization(table)}
+
+
+# --- Weight-mask metric ----------------------------------------------------------------
+
+def scored_parameters(model: ModularRNN) -> list[str]:
+    """Parameters the masks act on: all per-module weights and biases except the input
+    weights and biases (as in the paper). The interconnections are not scored: they stay
+    as trained and belong to neither module (as in the authors' code)."""
+    return [name for name in model.module_parameters() if name not in ("w_ih", "b_ih")]
+
+
+def global_top_mask(scores: dict[str, torch.Tensor], q: float) -> dict[str, torch.Tensor]:
+    """Keep the top fraction ``q`` of all scores together (by magnitude)."""
+    flat = torch.cat([s.detach().abs().flatten() for s in scores.values()])
+    n_keep = max(1, round(q * flat.numel()))
+    threshold = flat.kthvalue(flat.numel() - n_keep + 1).values
+    return {name: (s.detach().abs() >= threshold) for name, s in scores.items()}
+
+
+def masked_forward(model: ModularRNN, scores: dict, q: float, x: torch.Tensor):
+    """Forward pass with the top-q weights only; straight-through gradient to the scores."""
+    masks = global_top_mask(scores, q)
+    params = {name: p.detach() for name, p in model.named_parameters()}
+    for name, s in scores.items():
+        soft = s.abs()
+        params[name] = params[name] * (masks[name] + soft - soft.detach())
+    return functional_call(model, {**params, "sign": model.sign}, (x,))
+
+
+def train_mask(model: ModularRNN, data: MetricData, k: int, q: float = 0.05, epochs: int = 1,
+               lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4,
+               batch_size: int = 128, seed: int = 0, progress: bool = True):
+    """Edge-popup supermask (Ramanujan et al. 2020) for sub-task k on a frozen model.
+    Returns the final masks and their test accuracy on sub-task k (decision rule applied)."""
+    g = torch.Generator().manual_seed(seed * 2 + k)
+    params = dict(model.named_parameters())
+    scores = {name: torch.empty(params[name].shape).uniform_(-INIT_BOUND, INIT_BOUND, generator=g)
+              .to(params[name].device).requires_grad_() for name in scored_parameters(model)}
+    opt = torch.optim.SGD(scores.values(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    i0, i1 = data.train_pairs
+    for epoch in range(epochs):
+        order = torch.randperm(len(i0), generator=g).to(i0.device)
+        starts = range(0, len(order), batch_size)
+        for start in tqdm(starts, desc=f"mask for digit {k}", leave=False, disable=not progress):
+            idx = order[start:start + batch_size]
+            x, d0, d1 = data.train.batch(i0[idx], i1[idx])
+            loss = F.cross_entropy(masked_forward(model, scores, q, x).decided, (d0, d1)[k])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    masks = global_top_mask(scores, q)
+    with torch.no_grad():
+        x, d0, d1 = data.test.batch(*data.test_pairs)
+        accuracy = float((masked_forward(model, scores, q, x).decided.argmax(1) == (d0, d1)[k]).double().mean())
+    return masks, accuracy
+
+
+def weight_mask_metric(model: ModularRNN, data: MetricData, q: float = 0.05, seed: int = 0,
+                       progress: bool = True, **mask_options) -> dict:
+    """``M[n, k]``: the fraction of the weights kept by the mask for digit k that lie in
+    module n. Also returns each mask's test accuracy on its sub-task."""
+    table, accuracies = np.zeros((2, 2)), []
+    for k in (0, 1):
+        masks, acc = train_mask(model, data, k, q=q, seed=seed, progress=progress, **mask_options)
+        kept = torch.stack([sum(m[n].sum() for m in masks.values()) for n in (0, 1)]).double()
+        table[:, k] = (kept / kept.sum()).cpu().numpy()
+        accuracies.append(acc)
+    return {"M": table, "specialization": specialization(table), "mask_accuracy": accuracies}
+
+
+# --- Correlation metric and CKA --------------------------------------------------------
+
+def derangement_within_classes(classes: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A partner for every sample: another sample of the same class, never itself
+    (a random cyclic shift within each class). Classes need at least two members."""
+    classes = classes.cpu()
+    order = torch.argsort(classes * 2.0 + torch.rand(len(classes), generator=generator))  # random within class
+    sorted_classes = classes[order]
+    values, counts = torch.unique_consecutive(sorted_classes, return_counts=True)
+    if bool((counts < 2).any()):
+        raise ValueError(f"class {int(values[counts < 2][0])} has a single sample: no partner exists")
+    starts = torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+    sizes = torch.repeat_interleave(counts, counts)
+    position = torch.arange(len(classes)) - starts
+    partner = torch.empty_like(order)
+    partner[order] = order[starts + (position + 1) % sizes]
+    return partner
+
+
+def pearson_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of each row of ``a`` with the same row of ``b``."""
+    a = a.double() - a.double().mean(1, keepdim=True)
+    b = b.double() - b.double().mean(1, keepdim=True)
+    return (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1))
+
+
+def cka(x, y, debiased: bool = False) -> float:
+    """Linear CKA between ``[samples, features]`` arrays (Kornblith et al. 2019), in float64.
+
+    Biased: ``||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F)`` on centred features. Debiased:
+    the same ratio with the unbiased HSIC estimator (Song et al. 2012), written with
+    feature-space products so that no n x n Gram matrix is formed.
+    """
+    x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).double()
+    y = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y).double()
+    x, y = x - x.mean(0), y - y.mean(0)
+
+    def hsic(a, b):
+        cross = (a.T @ b).square().sum()
+        if not debiased:
+            return cross
+        n = a.shape[0]
+        na, nb = a.square().sum(1), b.square().sum(1)  # Gram diagonals
+        ka, kb = a @ a.sum(0) - na, b @ b.sum(0) - nb  # row sums of Gram matrices without diagonals
+        return (cross - (na * nb).sum() + ka.sum() * kb.sum() / ((n - 1) * (n - 2))
+                - 2 * (ka * kb).sum() / (n - 2)) / (n * (n - 3))
+
+    return float(hsic(x, y) / (hsic(x, x) * hsic(y, y)).sqrt())
+
+
+def paired_states(hidden: torch.Tensor, digits: torch.Tensor, seed: int = 0):
+    """For each sub-task k, a partner index sharing digit k with every sample."""
+    g = torch.Generator().manual_seed(seed)
+    return [derangement_within_classes(digits[:, k], g).to(hidden.device) for k in (0, 1)]
+
+
+def correlation_table(hidden: torch.Tensor, digits: torch.Tensor, seed: int = 0, measure=None) -> np.ndarray:
+    """``M[n, k]``: mean Pearson correlation (or ``measure(x, x')``) between module n's
+    states for pairs of samples that share digit k."""
+    partners = paired_states(hidden, digits, seed)
+    table = np.zeros((2, 2))
+    for k, partner in enumerate(partners):
+        for n in (0, 1):
+            h = hidden[:, n]
+            table[n, k] = float(pearson_rows(h, h[partner]).mean()) if measure is None else measure(h, h[partner])
+    return table
+
+
+def correlation_metric(model: ModularRNN, data: MetricData, seed: int = 0, **_) -> dict:
+    """The paper's correlation metric on the test pairs."""
+    hidden, _, digits = states(model, data.test, data.test_pairs)
+    table = correlation_table(hidden, digits, seed)
+    return {"M": table, "specialization": specialization(table)}
+
+
+def cka_metric(model: ModularRNN, data: MetricData, seed: int = 0, debiased: bool = False, **_) -> dict:
+    """The appendix's variant: linear CKA instead of Pearson correlation, across all pairs
+    at once. ``M`` holds CKA similarities; the paper plots the distance ``1 - M``."""
+    hidden, _, digits = states(model, data.test, data.test_pairs)
+    table = correlation_table(hidden, digits, seed, measure=lambda a, b: cka(a, b, debiased))
+    return {"M": table, "distance": 1 - table, "specialization": specialization(table)}
+
+
+METRIC_FUNCTIONS = {"bottleneck": bottleneck_metric, "weight_mask": weight_mask_metric,
+                    "correlation": correlation_metric, "cka": cka_metric}
+
+
+def applicable_metrics(model: ModularRNN) -> tuple[str, ...]:
+    """The bottleneck metric needs the bottleneck architecture; the others use the standard one."""
+    return ("bottleneck",) if model.config.bottleneck else ("weight_mask", "correlation", "cka")

@@ -1,0 +1,132 @@
+import numpy as np
+import pytest
+import torch
+
+from modlib.metrics import (MetricData, bottleneck_metric, cka, correlation_table, derangement_within_classes,
+                            global_top_mask, pearson_rows, specialization, weight_mask_metric)
+from modlib.model import ModularRNN
+from modlib.train import TrainConfig
+
+from tests.conftest import needs_mnist
+
+
+def kornblith_demo_data():
+    np.random.seed(1337)
+    x = np.random.randn(100, 10)
+    y = np.random.randn(100, 10) + x
+    return x, y
+
+
+def test_cka_matches_kornblith_demo_notebook():
+    x, y = kornblith_demo_data()
+    assert cka(x, y) == pytest.approx(0.55761, abs=5e-6)
+    assert cka(x, y, debiased=True) == pytest.approx(0.51346, abs=5e-6)
+
+
+def test_cka_matches_gram_matrix_definition():
+    x, y = kornblith_demo_data()
+    h = np.eye(100) - 1 / 100
+    k, l = h @ x @ x.T @ h, h @ y @ y.T @ h
+    expected = np.sum(k * l) / np.sqrt(np.sum(k * k) * np.sum(l * l))
+    assert cka(x, y) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_cka_is_one_under_orthogonal_transform_and_isotropic_scaling(debiased):
+    x, _ = kornblith_demo_data()
+    q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((10, 10)))
+    assert cka(x, x @ q, debiased) == pytest.approx(1.0, abs=1e-10)
+    assert cka(x, 3.7 * x, debiased) == pytest.approx(1.0, abs=1e-10)
+    y = x @ np.random.default_rng(1).standard_normal((10, 10))
+    assert cka(x, y, debiased) < 0.99  # not invariant to a general linear map
+
+
+def test_specialization_formula_range_and_sign():
+    assert specialization([[1.0, 0.0], [0.0, 1.0]]).tolist() == [1.0, 1.0]
+    assert specialization([[0.0, 1.0], [1.0, 0.0]]).tolist() == [-1.0, -1.0]
+    assert specialization([[0.3, 0.3], [0.5, 0.5]]).tolist() == [0.0, 0.0]
+    assert specialization([[0.9, 0.3], [0.2, 0.4]]) == pytest.approx([0.5, 1 / 3])
+    table = np.random.default_rng(0).random((2, 2))
+    assert np.all(np.abs(specialization(table)) <= 1)
+    with pytest.raises(ValueError, match="2 x 2"):
+        specialization(np.ones(3))
+
+
+def test_derangement_pairs_same_class_and_never_itself():
+    classes = torch.randint(0, 10, (5000,), generator=torch.Generator().manual_seed(0))
+    partner = derangement_within_classes(classes, torch.Generator().manual_seed(1))
+    assert torch.equal(classes[partner], classes)
+    assert not bool((partner == torch.arange(5000)).any())
+    assert sorted(partner.tolist()) == list(range(5000))  # a permutation
+    with pytest.raises(ValueError, match="single sample"):
+        derangement_within_classes(torch.tensor([0, 0, 1]), torch.Generator())
+
+
+def test_pearson_rows_matches_numpy():
+    a, b = torch.randn(6, 30), torch.randn(6, 30)
+    expected = [np.corrcoef(a[i], b[i])[0, 1] for i in range(6)]
+    assert pearson_rows(a, b).numpy() == pytest.approx(expected, abs=1e-12)
+
+
+def test_identical_hidden_states_give_no_specialization():
+    hidden = torch.randn(1, 2, 50).expand(400, 2, 50)
+    digits = torch.randint(0, 10, (400, 2), generator=torch.Generator().manual_seed(0))
+    table = correlation_table(hidden, digits)
+    assert table == pytest.approx(np.ones((2, 2)))
+    assert specialization(table) == pytest.approx([0.0, 0.0])
+
+
+def test_states_that_encode_only_their_own_digit_are_specialised_and_shuffling_removes_it():
+    g = torch.Generator().manual_seed(0)
+    digits = torch.randint(0, 10, (4000, 2), generator=g)
+    prototypes = torch.randn(10, 40, generator=g)
+    hidden = torch.stack([prototypes[digits[:, n]] + 0.5 * torch.randn(4000, 40, generator=g) for n in (0, 1)], 1)
+    table = correlation_table(hidden, digits)
+    assert np.all(specialization(table) > 0.8)
+    shuffled = digits[torch.randperm(4000, generator=g)]  # control: labels no longer match the states
+    assert np.all(np.abs(specialization(correlation_table(hidden, shuffled))) < 0.1)
+
+
+def test_global_top_mask_keeps_exactly_q_of_all_scores():
+    scores = {"a": torch.randn(2, 30, 30), "b": torch.randn(2, 10)}
+    masks = global_top_mask(scores, 0.05)
+    kept = sum(int(m.sum()) for m in masks.values())
+    assert kept == round(0.05 * (1800 + 20))
+    smallest_kept = min(float(s.abs()[m].min()) for s, m in zip(scores.values(), masks.values()) if m.any())
+    largest_dropped = max(float(s.abs()[~m].max()) for s, m in zip(scores.values(), masks.values()))
+    assert smallest_kept > largest_dropped
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    return MetricData.load(TrainConfig(train_images=6000, test_images=2000))
+
+
+def isolated(bottleneck=None, seed=0):
+    """A model whose modules cannot communicate: every interconnection dormant."""
+    model = ModularRNN(n_connections=1, bottleneck=bottleneck, seed=seed)
+    with torch.no_grad():
+        model.theta.zero_()
+    return model
+
+
+@needs_mnist
+def test_isolated_modules_cannot_report_the_other_digit_through_the_bottleneck(small_data):
+    result = bottleneck_metric(isolated(bottleneck=5), small_data, progress=False)
+    m = result["M"]
+    assert m[0, 1] < 0.16 and m[1, 0] < 0.16  # chance is about 0.1
+    assert m[0, 0] > 0.18 and m[1, 1] > 0.18  # an untrained 5-unit bottleneck still carries its digit
+    assert np.all(result["specialization"] > 0.2)
+
+
+@needs_mnist
+def test_isolated_modules_masks_select_the_module_that_sees_the_digit(small_data):
+    result = weight_mask_metric(isolated(), small_data, progress=False)
+    m = result["M"]
+    assert m[:, 0].sum() == pytest.approx(1.0) and m[:, 1].sum() == pytest.approx(1.0)
+    assert m[0, 0] > m[1, 0] and m[1, 1] > m[0, 1]
+
+
+def test_bottleneck_metric_rejects_a_model_without_bottleneck():
+    with pytest.raises(ValueError, match="bottleneck=5"):
+        bottleneck_metric(ModularRNN(n_connections=1), data=None)
