@@ -71,6 +71,35 @@ def cmd_metrics(args):
     (args.run / "metrics.json").write_text(json.dumps(results, indent=2))
 
 
+def cmd_sweep(args):
+    from modlib.sweep import PRESETS, config_with_overrides, run_sweep
+
+    overrides = dict(name=args.name, n_hidden=args.hidden, levels=args.levels, seeds=args.seeds,
+                     epochs=args.epochs, device=args.device, train_images=args.train_images,
+                     test_images=args.test_images,
+                     architectures=tuple(args.architectures.split(",")) if args.architectures else None,
+                     metrics=tuple(args.metrics.split(",")) if args.metrics else None)
+    cfg = config_with_overrides(args.preset, **overrides)
+    if args.show:
+        for key, value in cfg.to_dict().items():
+            print(f"{key:>15}: {value}")
+        print(f"{'connections':>15}: {cfg.connections()}")
+        print(f"{'jobs':>15}: {len(cfg.jobs())}")
+        return
+    if cfg != PRESETS[args.preset] and args.name is None:
+        raise ValueError(f"overriding the {args.preset!r} preset needs --name NAME, so that its results "
+                         f"do not mix with results/{args.preset}")
+    folder = run_sweep(cfg, args.results, shard=args.shard, resume=args.resume, fresh=args.fresh)
+    print(f"results in {folder / 'results.csv'}")
+
+
+def cmd_figures(args):
+    from modlib.plots import write_figures
+
+    for path in write_figures(args.preset, args.results, readme=args.readme):
+        print(path)
+
+
 def add_model_arguments(p, connections_default=None):
     p.add_argument("--connections", "-k", type=int, required=connections_default is None,
                    default=connections_default, help="interconnections per direction, 1..N^2")
@@ -107,6 +136,32 @@ def build_parser() -> argparse.ArgumentParser:
     from pathlib import Path
 
     from modlib.metrics import METRICS
+
+    p = sub.add_parser("sweep", help="train and measure every (level, seed, architecture)")
+    p.add_argument("--preset", required=True, help="paper, smoke or variant-*; --show lists the settings")
+    p.add_argument("--show", action="store_true", help="print the settings and exit")
+    p.add_argument("--resume", action="store_true", help="skip finished jobs")
+    p.add_argument("--fresh", action="store_true", help="discard stored results of this sweep first")
+    p.add_argument("--shard", default="0/1", help="i/n: run every n-th job starting at i")
+    p.add_argument("--results", default="results", help="results folder (default results/)")
+    p.add_argument("--name", help="output folder name (needed when overriding a preset)")
+    p.add_argument("--hidden", type=int, help="N, units per module")
+    p.add_argument("--levels", type=int, help="number of interconnection levels")
+    p.add_argument("--seeds", type=int, help="seeds per level")
+    p.add_argument("--epochs", type=int, help="training epochs (default: the paper's)")
+    p.add_argument("--architectures", help="comma-separated: standard,bottleneck")
+    p.add_argument("--metrics", help="comma-separated among " + ",".join(METRICS))
+    p.add_argument("--train-images", type=int)
+    p.add_argument("--test-images", type=int)
+    p.add_argument("--device", help="cpu or cuda")
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("figures", help="figures of a stored sweep")
+    p.add_argument("--preset", required=True, help="sweep name under results/")
+    p.add_argument("--results", default="results")
+    p.add_argument("--readme", action="store_true", help="also refresh the README's main figure")
+    p.set_defaults(func=cmd_figures)
 
     p = sub.add_parser("metrics", help="specialization metrics of a saved model")
     p.add_argument("run", type=Path, help="folder written by `train`")

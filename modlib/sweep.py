@@ -1,0 +1,290 @@
+"""The sweep: train and measure one model per (level, seed, architecture), resumably.
+
+Each finished job writes its rows to ``<results>/<name>/jobs/<job>.csv`` atomically;
+``--resume`` skips jobs already there or already in the merged table; ``--shard i/n``
+takes every n-th job, so several processes can share one sweep folder. At the end all
+finished jobs are merged (under a file lock) into ``results.csv`` (one row per model, module, sub-task and metric, plus
+accuracy rows) and ``provenance.json`` (config, commit, versions, machine, timings).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from modlib.bench import flops_per_pair, matmul_throughput
+from modlib.metrics import METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics
+from modlib.model import ModelConfig
+from modlib.structure import model_q
+from modlib.train import TrainConfig, train_model
+
+ARCHITECTURES = ("standard", "bottleneck")
+BOTTLENECK_WIDTH = 5
+COLUMNS = ["architecture", "n_hidden", "k", "p", "q", "seed", "metric", "module", "subtask", "value",
+           "job", "job_seconds"]
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """One sweep. ``levels`` interconnection counts ``round(geomspace(1, N^2, levels))``."""
+
+    name: str
+    n_hidden: int = 100
+    levels: int = 10
+    seeds: int = 10
+    architectures: tuple[str, ...] = ARCHITECTURES
+    metrics: tuple[str, ...] = METRICS
+    epochs: int | None = None
+    batch_size: int = 128
+    train_images: int | None = None
+    test_images: int | None = None
+    decision: str = "max"
+    message: str = "after"
+    rule: str = "prose"
+    exclude: bool = True
+    deepr_lr_range: tuple[float, float] = (0.1, 0.01)
+    device: str = "cpu"
+
+    def __post_init__(self):
+        problems = [
+            (self.levels >= 1, f"levels must be >= 1, got {self.levels}"),
+            (self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}"),
+            (set(self.architectures) <= set(ARCHITECTURES) and self.architectures,
+             f"architectures must be among {ARCHITECTURES}, got {self.architectures}"),
+            (set(self.metrics) <= set(METRICS), f"metrics must be among {METRICS}, got {self.metrics}"),
+        ]
+        for ok, message in problems:
+            if not ok:
+                raise ValueError(message)
+        for arch in self.architectures:  # validates n_hidden, decision, message
+            self.model_config(1, arch)
+        self.train_config(0)
+
+    def connections(self) -> list[int]:
+        return sorted(set(np.round(np.geomspace(1, self.n_hidden ** 2, self.levels)).astype(int).tolist()))
+
+    def jobs(self) -> list[tuple[str, int, int]]:
+        """Every (architecture, k, seed), in a fixed order."""
+        return [(a, k, s) for a in self.architectures for k in self.connections() for s in range(self.seeds)]
+
+    def model_config(self, k: int, architecture: str) -> ModelConfig:
+        return ModelConfig(n_hidden=self.n_hidden, n_connections=k, decision=self.decision, message=self.message,
+                           bottleneck=BOTTLENECK_WIDTH if architecture == "bottleneck" else None)
+
+    def train_config(self, seed: int) -> TrainConfig:
+        return TrainConfig(seed=seed, epochs=self.epochs, batch_size=self.batch_size, rule=self.rule,
+                           exclude=self.exclude, train_images=self.train_images, test_images=self.test_images,
+                           deepr_lr_range=self.deepr_lr_range, device=self.device)
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+
+PRESETS = {
+    "paper": SweepConfig(name="paper"),
+    "smoke": SweepConfig(name="smoke", levels=3, seeds=1, epochs=1, train_images=6000, test_images=2000),
+}
+# The authors' code differs from the paper's text in ways that could matter (replication notes):
+VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
+for _name, _change in {"text": {}, "absmax": {"decision": "absmax"}, "before": {"message": "before"},
+                       "equation": {"rule": "equation"}, "noexclude": {"exclude": False}}.items():
+    PRESETS[f"variant-{_name}"] = SweepConfig(name=f"variant-{_name}", **VARIANT_BASE, **_change)
+
+
+def job_id(job: tuple[str, int, int]) -> str:
+    architecture, k, seed = job
+    return f"{architecture}-k{k:05d}-s{seed:02d}"
+
+
+def run_job(cfg: SweepConfig, job, data: MetricData) -> pd.DataFrame:
+    """Train one model, measure it, and return its rows."""
+    architecture, k, seed = job
+    start = time.perf_counter()
+    model, record = train_model(cfg.model_config(k, architecture), cfg.train_config(seed), progress=False)
+    base = dict(architecture=architecture, n_hidden=cfg.n_hidden, k=k, p=k / cfg.n_hidden ** 2,
+                q=model_q(model), seed=seed)
+    rows = [dict(base, metric="accuracy", value=record["test_accuracy"])]
+    for name in applicable_metrics(model):
+        if name not in cfg.metrics:
+            continue
+        result = METRIC_FUNCTIONS[name](model, data, seed=seed, progress=False)
+        rows += [dict(base, metric=name, module=n, subtask=t, value=float(result["M"][n, t]))
+                 for n in (0, 1) for t in (0, 1)]
+        rows += [dict(base, metric="mask_accuracy", subtask=t, value=a)
+                 for t, a in enumerate(result.get("mask_accuracy", []))]
+    frame = pd.DataFrame(rows, columns=COLUMNS).astype({"module": "Int64", "subtask": "Int64"})
+    frame["job"] = job_id(job)
+    frame["job_seconds"] = time.perf_counter() - start
+    return frame
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def stored_rows(folder: Path) -> pd.DataFrame:
+    """All finished rows: the job files, plus merged rows of jobs with no file here
+    (e.g. in a fresh clone, where only ``results.csv`` is stored)."""
+    frames = [pd.read_csv(p) for p in sorted((folder / "jobs").glob("*.csv"))]
+    if (folder / "results.csv").exists():
+        merged = pd.read_csv(folder / "results.csv")
+        loose = {f["job"].iloc[0] for f in frames if len(f)}
+        frames.insert(0, merged[~merged["job"].isin(loose)])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+
+
+def check_folder(folder: Path, cfg: SweepConfig, resume: bool) -> None:
+    """Refuse to mix sweeps: a folder holds one config; finished work needs --resume."""
+    config_file = folder / "config.json"
+    if config_file.exists():
+        stored = json.loads(config_file.read_text())
+        if stored != cfg.to_dict():
+            diff = ", ".join(f"{k}: stored {stored.get(k)!r} vs now {v!r}"
+                             for k, v in cfg.to_dict().items() if stored.get(k) != v)
+            raise ValueError(f"{folder} holds a sweep with a different config ({diff}); "
+                             f"choose another --name, or --fresh to discard it")
+        if not resume and len(stored_rows(folder)):
+            raise ValueError(f"{folder} already holds finished jobs; pass --resume to continue them, "
+                             f"or --fresh to start over")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard takes i/n with whole numbers, e.g. 0/4; got {text!r}") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise ValueError(f"--shard i/n needs 0 <= i < n, got {text!r}")
+    return i, n
+
+
+def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0/1", resume: bool = False,
+              fresh: bool = False, progress: bool = True) -> Path:
+    """Run (this shard of) a sweep into ``results/<name>/`` and merge what is finished."""
+    i, n = parse_shard(shard)
+    folder = Path(results) / cfg.name
+    if fresh:
+        for path in [*folder.glob("jobs/*.csv"), folder / "results.csv", folder / "config.json",
+                     folder / "provenance.json"]:
+            path.unlink(missing_ok=True)
+    check_folder(folder, cfg, resume)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    done = set(stored_rows(folder)["job"])
+    todo = [job for j, job in enumerate(cfg.jobs()) if j % n == i and job_id(job) not in done]
+    data = MetricData.load(cfg.train_config(0)) if todo else None
+    throughput = matmul_throughput(cfg.model_config(1, "standard"), cfg.batch_size, cfg.device) if todo else None
+    start = time.perf_counter()
+    for job in tqdm(todo, desc=f"sweep {cfg.name} [{i}/{n}]", disable=not progress, unit="model"):
+        write_csv_atomic(run_job(cfg, job, data), folder / "jobs" / f"{job_id(job)}.csv")
+    merge(folder, cfg, shard_seconds=time.perf_counter() - start, throughput=throughput)
+    return folder
+
+
+def merge(folder: Path, cfg: SweepConfig, shard_seconds: float = 0.0, throughput: float | None = None) -> pd.DataFrame:
+    """Write the merged, sorted ``results.csv`` and ``provenance.json``."""
+    with open(folder / ".merge.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return write_merged(folder, cfg, shard_seconds, throughput)
+
+
+def write_merged(folder: Path, cfg: SweepConfig, shard_seconds: float, throughput: float | None) -> pd.DataFrame:
+    table = stored_rows(folder).sort_values(["architecture", "k", "seed", "metric", "module", "subtask"],
+                                            kind="stable", ignore_index=True)
+    write_csv_atomic(table, folder / "results.csv")
+    provenance_path = folder / "provenance.json"
+    previous = json.loads(provenance_path.read_text()) if provenance_path.exists() else {}
+    job_seconds = table.groupby("job")["job_seconds"].first()
+    provenance = {
+        "config": cfg.to_dict(),
+        "command": " ".join(sys.argv),
+        "git_commit": git_commit(),
+        "versions": versions(),
+        "machine": machine(),
+        "jobs_total": len(cfg.jobs()),
+        "jobs_finished": int(len(job_seconds)),
+        "job_seconds": {k: round(v, 3) for k, v in job_seconds.items()},
+        "sum_job_seconds": round(float(job_seconds.sum()), 1),
+        "shard_wall_seconds": previous.get("shard_wall_seconds", []) + ([round(shard_seconds, 1)] if shard_seconds else []),
+        "training_floor": training_floor(cfg, table, throughput) or previous.get("training_floor"),
+    }
+    provenance_path.write_text(json.dumps(provenance, indent=2))
+    return table
+
+
+def training_floor(cfg: SweepConfig, table: pd.DataFrame, throughput: float | None) -> dict | None:
+    """Training FLOPs of all finished jobs and the time they need at the measured throughput."""
+    if not throughput or table.empty:
+        return None
+    pairs_per_epoch = 0.8 * (cfg.train_images or 60_000)  # valid, balanced pairs (make_pairs)
+    total = 0.0
+    for (architecture, k), group in table.groupby(["architecture", "k"]):
+        model = cfg.model_config(int(k), architecture)
+        epochs = cfg.train_config(0).n_epochs(model)
+        total += group["job"].nunique() * epochs * pairs_per_epoch * flops_per_pair(model)["total"]
+    return {"throughput_gflops": round(throughput / 1e9, 1), "training_gflop": round(total / 1e9, 1),
+            "floor_seconds": round(total / throughput, 1)}
+
+
+def git_commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def versions() -> dict:
+    import matplotlib
+
+    import modlib
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "pandas": pd.__version__, "matplotlib": matplotlib.__version__, "modlib": modlib.__version__}
+
+
+def machine() -> dict:
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+
+
+def config_with_overrides(preset: str, **overrides) -> SweepConfig:
+    """A preset with some fields replaced; unknown presets and fields raise a clear error."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    names = {f.name for f in fields(SweepConfig)}
+    unknown = set(overrides) - names
+    if unknown:
+        raise ValueError(f"unknown sweep setting(s) {sorted(unknown)}; valid: {sorted(names)}")
+    return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def load_results(name: str, results: str | Path = "results") -> pd.DataFrame:
+    """The merged table of a sweep, with a clear error when it has not been run."""
+    path = Path(results) / name / "results.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"no stored results at {path}: run `python -m modlib sweep --preset {name}`")
+    return pd.read_csv(path)
