@@ -143,12 +143,16 @@ def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
         raise
 
 
+def read_table(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"module": "Int64", "subtask": "Int64"})
+
+
 def stored_rows(folder: Path) -> pd.DataFrame:
     """All finished rows: the job files, plus merged rows of jobs with no file here
     (e.g. in a fresh clone, where only ``results.csv`` is stored)."""
-    frames = [pd.read_csv(p) for p in sorted((folder / "jobs").glob("*.csv"))]
+    frames = [read_table(p) for p in sorted((folder / "jobs").glob("*.csv"))]
     if (folder / "results.csv").exists():
-        merged = pd.read_csv(folder / "results.csv")
+        merged = read_table(folder / "results.csv")
         loose = {f["job"].iloc[0] for f in frames if len(f)}
         frames.insert(0, merged[~merged["job"].isin(loose)])
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
@@ -287,4 +291,4 @@ def load_results(name: str, results: str | Path = "results") -> pd.DataFrame:
     path = Path(results) / name / "results.csv"
     if not path.exists():
         raise FileNotFoundError(f"no stored results at {path}: run `python -m modlib sweep --preset {name}`")
-    return pd.read_csv(path)
+    return read_table(path)
