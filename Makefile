@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 export MPLBACKEND := Agg
 
-.PHONY: book test data reproduce clean venv
+.PHONY: book test data reproduce clean venv chromium
 
 venv: $(STAMP)
 
@@ -23,11 +23,19 @@ book: data
 	$(VENV)/bin/jupyter-book build -W --keep-going .
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
-test: data
+# Unit tests, every chapter under nbval, and the built book in headless Chromium.
+test: book chromium
 	$(PY) -m pytest --nbval-lax --nbval-current-env
 
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# Recompute every stored result from scratch (about an hour on 2 cores), then build.
+VARIANTS := text absmax before equation noexclude deepr-lr
 reproduce: data
 	$(PY) -m modlib sweep --preset paper --fresh
+	for v in $(VARIANTS); do $(PY) -m modlib sweep --preset variant-$$v --fresh || exit 1; done
 	$(PY) -m modlib figures --preset paper --readme
 	$(MAKE) book
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, NullLocator
 import numpy as np
 import torch
 
@@ -38,5 +39,214 @@ def combination_table(valid: np.ndarray, parity: np.ndarray):
     ax.set_ylabel("digit 0 ($D_0$)")
     ax.set_xticks(range(10)), ax.set_yticks(range(10))
     ax.set_title("P for each combination (× excluded)")
+    fig.tight_layout()
+    return fig
+
+
+# --- Figures of a sweep, from its stored table alone -------------------------------------
+
+MEASURES = {"bottleneck": "bottleneck", "weight_mask": "weight mask", "correlation": "correlation"}
+COLORS = {"bottleneck": "tab:blue", "weight_mask": "tab:orange", "correlation": "tab:green", "cka": "tab:purple"}
+
+
+def mean_interval(values, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean and a 95% bootstrap interval of the mean."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return float(values.mean()) if len(values) else np.nan, np.nan, np.nan
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), (n_boot, len(values)))].mean(1)
+    return float(values.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def summary(frame, x: str, y: str):
+    """Mean and 95% interval of column ``y`` for each value of ``x``."""
+    rows = [(v, *mean_interval(g[y])) for v, g in frame.groupby(x)]
+    return np.array(rows, dtype=float).reshape(-1, 4).T
+
+
+def p_to_q(p):
+    return (1 - p) / (2 * (1 + p))
+
+
+def q_to_p(q):
+    return (1 - 2 * q) / (1 + 2 * q)
+
+
+def draw_band(ax, x, mean, lo, hi, label, color):
+    ax.plot(x, mean, "o-", color=color, label=label, ms=4)
+    ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
+
+
+def main_figure(table):
+    """Specialization of the three measures against p (log axis, Q on top) and against Q."""
+    from modlib.sweep import specialization_frame
+
+    spec = specialization_frame(table)
+    fig, (ax_p, ax_q) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for metric, label in MEASURES.items():
+        rows = spec[spec["metric"] == metric]
+        if rows.empty:
+            continue
+        for ax, x in ((ax_p, "p"), (ax_q, "q")):
+            draw_band(ax, *summary(rows, x, "spec"), label, COLORS[metric])
+    ax_p.set_xscale("log")
+    ax_p.set_xlabel("fraction of interconnections p (log scale)")
+    ax_p.set_ylabel("specialization $\\mathcal{M}_{spec}$ (mean of both modules)")
+    top = ax_p.secondary_xaxis("top", functions=(lambda p: p_to_q(np.clip(p, 1e-12, 1)), q_to_p))
+    top.set_xticks([0.4999, 0.499, 0.49, 0.4, 0.3, 0.15])
+    top.xaxis.set_major_formatter(FuncFormatter(lambda q, _: f"{q:g}"))
+    top.xaxis.set_minor_locator(NullLocator())
+    top.set_xlabel("structural modularity Q")
+    ax_q.set_xlabel("structural modularity Q")
+    for ax in (ax_p, ax_q):
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.grid(alpha=0.3)
+    ax_p.legend(title="measure", loc="upper right")
+    fig.suptitle("Functional specialization against structural modularity (mean, 95% interval over seeds)",
+                 fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_figure(table):
+    """Test accuracy on the parity task against p, per architecture (the paper's fig. 5)."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    acc = table[table["metric"] == "accuracy"]
+    for arch, color in (("standard", "tab:red"), ("bottleneck", "tab:blue")):
+        rows = acc[acc["architecture"] == arch]
+        if len(rows):
+            draw_band(ax, *summary(rows, "p", "value"), f"{arch} architecture", color)
+            ax.scatter(rows["p"], rows["value"], s=6, color=color, alpha=0.4)
+    ax.set_xscale("log")
+    ax.set_xlabel("fraction of interconnections p (log scale)")
+    ax.set_ylabel("test accuracy (parity task)")
+    ax.axhline(0.9, color="grey", ls="--", lw=0.8, label="0.90")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def raw_metrics_figure(table):
+    """The raw tables M(n, k): own digit (n = k) against the other digit (n != k)."""
+    metrics = [m for m in ("bottleneck", "weight_mask", "correlation", "cka") if (table["metric"] == m).any()]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.5), squeeze=False)
+    labels = {"bottleneck": "bottleneck accuracy", "weight_mask": "fraction of mask in module",
+              "correlation": "mean Pearson correlation", "cka": "CKA distance (1 - CKA)"}
+    for ax, metric in zip(axes[0], metrics):
+        rows = table[table["metric"] == metric].copy()
+        if metric == "cka":
+            rows["value"] = 1 - rows["value"]
+        rows["own"] = rows["module"] == rows["subtask"]
+        for own, color, label in ((True, "black", "own digit, $\\mathcal{M}(n,n)$"),
+                                  (False, "tab:gray", "other digit, $\\mathcal{M}(n,1-n)$")):
+            draw_band(ax, *summary(rows[rows["own"] == own], "p", "value"), label, color)
+        ax.set_xscale("log")
+        ax.set_title(MEASURES.get(metric, "CKA (appendix)"))
+        ax.set_xlabel("p (log scale)")
+        ax.set_ylabel(labels[metric])
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+FIGURES = {"main": main_figure, "accuracy": accuracy_figure, "raw_metrics": raw_metrics_figure}
+
+
+def write_figures(name: str, results="results", readme: bool = False) -> list:
+    """Write every figure of a stored sweep as PNG and SVG into ``results/<name>/figures``.
+    With ``readme``, also refresh the one committed figure, ``results/<name>/main_figure.png``."""
+    from pathlib import Path
+
+    from modlib.sweep import load_results
+
+    table = load_results(name, results)
+    folder = Path(results) / name / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fig_name, make in FIGURES.items():
+        fig = make(table)
+        for ext in ("png", "svg"):
+            fig.savefig(folder / f"{fig_name}.{ext}", dpi=120)
+            written.append(folder / f"{fig_name}.{ext}")
+        if readme and fig_name == "main":
+            fig.savefig(Path(results) / name / "main_figure.png", dpi=100)
+            written.append(Path(results) / name / "main_figure.png")
+        plt.close(fig)
+    return written
+
+
+# --- Figures for single models ------------------------------------------------------------
+
+def recurrent_matrix_figure(model):
+    """The joint 2N x 2N recurrent matrix: dense module blocks, sparse interconnections."""
+    w = model.recurrent_matrix().detach().cpu().numpy()
+    n = model.config.n_hidden
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    image = ax.imshow(np.abs(w), cmap="magma_r", interpolation="nearest")
+    ax.axhline(n - 0.5, color="tab:blue", lw=1), ax.axvline(n - 0.5, color="tab:blue", lw=1)
+    ax.set_xlabel("sending unit (module 0 | module 1)")
+    ax.set_ylabel("receiving unit (module 0 | module 1)")
+    ax.set_title(f"|recurrent weights|, k = {model.config.n_connections} per direction")
+    fig.colorbar(image, ax=ax, label="|weight|", shrink=0.8)
+    fig.tight_layout()
+    return fig
+
+
+def decision_figure(readouts, decider, target=None):
+    """Both modules' readouts for a few samples; the deciding module's bars are solid."""
+    readouts = np.asarray(readouts)
+    decider = np.asarray(decider)
+    n = len(readouts)
+    fig, axes = plt.subplots(1, n, figsize=(3.0 * n, 2.6), sharey=True, squeeze=False)
+    digits = np.arange(readouts.shape[-1])
+    for i, ax in enumerate(axes[0]):
+        for module, offset, color in ((0, -0.2, "tab:red"), (1, 0.2, "tab:blue")):
+            solid = decider[i] == module
+            ax.bar(digits + offset, readouts[i, module], width=0.4, color=color, alpha=1 if solid else 0.3,
+                   label=f"module {module}" + (" (decides)" if solid else ""))
+        ax.set_xticks(digits)
+        ax.set_xlabel("digit")
+        title = f"output: {int(readouts[i, decider[i]].argmax())}"
+        ax.set_title(title + (f" (target {int(target[i])})" if target is not None else ""), fontsize=9)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("readout $r^{(n)}$")
+    fig.tight_layout()
+    return fig
+
+
+def rewiring_figure(steps, active_counts, still_initial, k):
+    """Deep-R during training: the active count stays at k while the set of connections changes."""
+    fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(9, 3.2))
+    ax_a.plot(steps, np.asarray(active_counts)[:, 0], label="module 0 -> 1")
+    ax_a.plot(steps, np.asarray(active_counts)[:, 1], "--", label="module 1 -> 0")
+    ax_a.set_ylim(0, 1.5 * k + 1)
+    ax_a.set_xlabel("training step")
+    ax_a.set_ylabel("active interconnections")
+    ax_a.set_title(f"count stays at k = {k}")
+    ax_a.legend(fontsize=8)
+    ax_b.plot(steps, 100 * np.asarray(still_initial)[:, 0], label="module 0 -> 1")
+    ax_b.plot(steps, 100 * np.asarray(still_initial)[:, 1], "--", label="module 1 -> 0")
+    ax_b.set_ylim(0, 105)
+    ax_b.set_xlabel("training step")
+    ax_b.set_ylabel("% of initial connections still active")
+    ax_b.set_title("while the connections rewire")
+    ax_b.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_by_level_figure(ks, accuracies, n_hidden=100):
+    """Test accuracy of a few quickly trained models against p."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(np.asarray(ks) / n_hidden ** 2, accuracies, "o-")
+    ax.set_xscale("log")
+    ax.set_xlabel("fraction of interconnections p (log scale)")
+    ax.set_ylabel("test accuracy (parity task)")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

@@ -33,6 +33,7 @@ from modlib.train import TrainConfig, train_model
 
 ARCHITECTURES = ("standard", "bottleneck")
 BOTTLENECK_WIDTH = 5
+BOOK_RESULTS = Path(__file__).resolve().parents[1] / "results"  # the stored results the book reads
 COLUMNS = ["architecture", "n_hidden", "k", "p", "q", "seed", "metric", "module", "subtask", "value",
            "job", "job_seconds"]
 
@@ -100,7 +101,8 @@ PRESETS = {
 # The authors' code differs from the paper's text in ways that could matter (replication notes):
 VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
 for _name, _change in {"text": {}, "absmax": {"decision": "absmax"}, "before": {"message": "before"},
-                       "equation": {"rule": "equation"}, "noexclude": {"exclude": False}}.items():
+                       "equation": {"rule": "equation"}, "noexclude": {"exclude": False},
+                       "deepr-lr": {"deepr_lr_range": (0.1, 0.001)}}.items():
     PRESETS[f"variant-{_name}"] = SweepConfig(name=f"variant-{_name}", **VARIANT_BASE, **_change)
 
 
@@ -183,6 +185,12 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def select_jobs(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), done: set = frozenset()) -> list:
+    """Shard i of n takes jobs i, i + n, i + 2n, ... of the fixed job list, minus finished ones."""
+    i, n = shard
+    return [job for j, job in enumerate(cfg.jobs()) if j % n == i and job_id(job) not in done]
+
+
 def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0/1", resume: bool = False,
               fresh: bool = False, progress: bool = True) -> Path:
     """Run (this shard of) a sweep into ``results/<name>/`` and merge what is finished."""
@@ -195,25 +203,27 @@ def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0
     check_folder(folder, cfg, resume)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    done = set(stored_rows(folder)["job"])
-    todo = [job for j, job in enumerate(cfg.jobs()) if j % n == i and job_id(job) not in done]
+    commit = git_commit()  # the code that computes this run's jobs
+    todo = select_jobs(cfg, (i, n), done=set(stored_rows(folder)["job"]))
     data = MetricData.load(cfg.train_config(0)) if todo else None
     throughput = matmul_throughput(cfg.model_config(1, "standard"), cfg.batch_size, cfg.device) if todo else None
     start = time.perf_counter()
     for job in tqdm(todo, desc=f"sweep {cfg.name} [{i}/{n}]", disable=not progress, unit="model"):
         write_csv_atomic(run_job(cfg, job, data), folder / "jobs" / f"{job_id(job)}.csv")
-    merge(folder, cfg, shard_seconds=time.perf_counter() - start, throughput=throughput)
+    merge(folder, cfg, commit, shard_seconds=time.perf_counter() - start, throughput=throughput)
     return folder
 
 
-def merge(folder: Path, cfg: SweepConfig, shard_seconds: float = 0.0, throughput: float | None = None) -> pd.DataFrame:
+def merge(folder: Path, cfg: SweepConfig, commit: str, shard_seconds: float = 0.0,
+          throughput: float | None = None) -> pd.DataFrame:
     """Write the merged, sorted ``results.csv`` and ``provenance.json``."""
     with open(folder / ".merge.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return write_merged(folder, cfg, shard_seconds, throughput)
+        return write_merged(folder, cfg, commit, shard_seconds, throughput)
 
 
-def write_merged(folder: Path, cfg: SweepConfig, shard_seconds: float, throughput: float | None) -> pd.DataFrame:
+def write_merged(folder: Path, cfg: SweepConfig, commit: str, shard_seconds: float,
+                 throughput: float | None) -> pd.DataFrame:
     table = stored_rows(folder).sort_values(["architecture", "k", "seed", "metric", "module", "subtask"],
                                             kind="stable", ignore_index=True)
     write_csv_atomic(table, folder / "results.csv")
@@ -223,7 +233,7 @@ def write_merged(folder: Path, cfg: SweepConfig, shard_seconds: float, throughpu
     provenance = {
         "config": cfg.to_dict(),
         "command": " ".join(sys.argv),
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "versions": versions(),
         "machine": machine(),
         "jobs_total": len(cfg.jobs()),
@@ -292,3 +302,131 @@ def load_results(name: str, results: str | Path = "results") -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"no stored results at {path}: run `python -m modlib sweep --preset {name}`")
     return read_table(path)
+
+
+def results_for_book(name: str, results: str | Path = BOOK_RESULTS) -> tuple[pd.DataFrame, str]:
+    """The stored table of sweep ``name`` for a chapter. When it is missing, say how to make
+    it and fall back to the ``smoke`` preset (computed now if needed, about a minute), so
+    the chapter still runs. Returns ``(table, name actually used)``."""
+    try:
+        return load_results(name, results), name
+    except FileNotFoundError:
+        print(f"No stored results for {name!r}: run `python -m modlib sweep --preset {name}` "
+              f"(or `make reproduce`). Showing the quick 'smoke' preset instead.")
+    if not (Path(results) / "smoke" / "results.csv").exists():
+        run_sweep(PRESETS["smoke"], results, resume=True, progress=False)
+    return load_results("smoke", results), "smoke"
+
+
+# --- Summaries of a sweep's table ----------------------------------------------------------
+
+SPEC_METRICS = ("bottleneck", "weight_mask", "correlation", "cka")
+
+
+def specialization_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """Per model and metric: each module's specialization and their mean (``spec``)."""
+    from modlib.metrics import specialization
+
+    rows = table[table["metric"].isin(SPEC_METRICS)]
+    keys = ["architecture", "k", "p", "q", "seed", "metric"]
+    out = []
+    for key, group in rows.groupby(keys):
+        m = np.zeros((2, 2))
+        m[group["module"].astype(int), group["subtask"].astype(int)] = group["value"]
+        s = specialization(m)
+        out.append(dict(zip(keys, key), spec_0=s[0], spec_1=s[1], spec=s.mean()))
+    return pd.DataFrame(out, columns=keys + ["spec_0", "spec_1", "spec"])
+
+
+def level_means(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean specialization per metric (columns) and level p (rows)."""
+    return specialization_frame(table).groupby(["p", "metric"])["spec"].mean().unstack("metric")
+
+
+def onset_p(curve: pd.Series, fraction: float = 0.25) -> float:
+    """The largest p at which specialization exceeds its dense-end value by ``fraction`` of
+    its full rise: where the curve "starts to rise" when read from dense to sparse."""
+    curve = curve.sort_index()
+    base, top = curve.iloc[-1], curve.max()
+    risen = curve[curve - base > fraction * (top - base)]
+    return float(risen.index.max()) if len(risen) else float("nan")
+
+
+def spec_at(curve: pd.Series, p: float) -> float:
+    """Specialization at ``p``, interpolated linearly in log p between sweep levels."""
+    curve = curve.sort_index()
+    return float(np.interp(np.log(p), np.log(curve.index.to_numpy(float)), curve.to_numpy(float)))
+
+
+def claims(table: pd.DataFrame) -> pd.DataFrame:
+    """The paper's claims (a)-(e) checked against a sweep, with the numbers behind each verdict.
+
+    Criteria, fixed before looking at our results: (a) sparsest level above densest and
+    Spearman rank correlation between sparsity and mean specialization >= 0.8 ("partly"
+    if only the first holds); (b, c) the onset, `onset_p`, at or below p = 0.01 for the
+    bottleneck and correlation measures, and earlier (larger p, at least 0.046, the last
+    level below 0.11) for the weight mask; (d) at Q = 0.35 (p = 0.176) less than 10% of the
+    full rise; (e) every model at or above 0.90 test accuracy ("partly" if the median is).
+    """
+    means = level_means(table)
+    rows = []
+    for metric in ("bottleneck", "weight_mask", "correlation"):
+        if metric not in means:
+            continue
+        curve = means[metric].dropna().sort_index()
+        rank = curve.rank().corr(pd.Series(-np.log(curve.index.to_numpy(float)), index=curve.index).rank())
+        up = curve.iloc[0] > curve.iloc[-1]
+        verdict = "reproduced" if up and rank >= 0.8 else "partly" if up else "not reproduced"
+        rows.append(("a", f"{metric} increases with sparsity",
+                     f"from {curve.iloc[-1]:.2f} at p=1 to {curve.iloc[0]:.2f} at p={curve.index[0]:g}; "
+                     f"Spearman {rank:.2f}", verdict))
+    onsets = {m: onset_p(means[m].dropna()) for m in ("bottleneck", "weight_mask", "correlation") if m in means}
+    for metric in ("bottleneck", "correlation"):
+        if metric in onsets:
+            rows.append(("b", f"{metric} rises only for p < 0.01 (Q > 0.49)", f"onset at p = {onsets[metric]:g}",
+                         "reproduced" if onsets[metric] <= 0.01 else "not reproduced"))
+    if "weight_mask" in onsets:
+        others = [onsets[m] for m in ("bottleneck", "correlation") if m in onsets]
+        earlier = all(onsets["weight_mask"] > o for o in others)
+        clear = onsets["weight_mask"] >= 0.046
+        rows.append(("c", "weight mask rises earlier, clearly by p < 0.11 (Q > 0.4)",
+                     f"onset at p = {onsets['weight_mask']:g} (others: {', '.join(f'{o:g}' for o in others)})",
+                     "reproduced" if earlier and clear else "partly" if earlier or clear else "not reproduced"))
+    for metric in ("bottleneck", "weight_mask", "correlation"):
+        if metric in means:
+            curve = means[metric].dropna().sort_index()
+            rise = curve.max() - curve.iloc[-1]
+            share = (spec_at(curve, 0.176) - curve.iloc[-1]) / rise if rise > 0 else np.nan
+            rows.append(("d", f"{metric}: little or no specialization at Q = 0.35",
+                         f"{spec_at(curve, 0.176):.2f} at p = 0.176, {100 * share:.0f}% of the full rise",
+                         "reproduced" if share < 0.1 else "not reproduced"))
+    acc = table.loc[table["metric"] == "accuracy", "value"]
+    if len(acc):
+        verdict = "reproduced" if acc.min() >= 0.9 else "partly" if acc.median() >= 0.9 else "not reproduced"
+        rows.append(("e", "every trained model performs well",
+                     f"{(acc >= 0.9).mean():.0%} of {len(acc)} models at >= 0.90; median {acc.median():.3f}, "
+                     f"min {acc.min():.3f}", verdict))
+    return pd.DataFrame(rows, columns=["claim", "paper", "ours", "verdict"])
+
+
+VARIANTS = {"text": "the paper's text (reference)", "absmax": "decision by largest |readout|",
+            "before": "message enters before W_hh", "equation": "target by the paper's equation",
+            "noexclude": "no exclusion rule, no balancing", "deepr-lr": "Deep-R lr 0.1 -> 0.001"}
+
+
+def compare_variants(results: str | Path = BOOK_RESULTS) -> pd.DataFrame:
+    """Mean specialization per metric and level, and mean accuracy, for each stored variant."""
+    frames = []
+    for variant, label in VARIANTS.items():
+        path = Path(results) / f"variant-{variant}" / "results.csv"
+        if not path.exists():
+            continue
+        table = read_table(path)
+        means = level_means(table).reset_index().melt(id_vars="p", var_name="metric", value_name="value")
+        acc = table[table["metric"] == "accuracy"].groupby("p")["value"].mean().reset_index()
+        acc["metric"] = "accuracy"
+        frames.append(pd.concat([means, acc]).assign(variant=label))
+    if not frames:
+        raise FileNotFoundError("no stored variant results: run `python -m modlib sweep --preset variant-NAME` "
+                                f"for NAME in {', '.join(VARIANTS)} (or `make reproduce`)")
+    return pd.concat(frames).pivot_table(index=["metric", "p"], columns="variant", values="value", sort=False)

@@ -1,0 +1,116 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from modlib.sweep import (PRESETS, SweepConfig, config_with_overrides, job_id, load_results, parse_shard,
+                          run_sweep, select_jobs)
+
+from tests.conftest import needs_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = SweepConfig(name="tiny", levels=2, seeds=1, epochs=1, train_images=2000, test_images=1000,
+                   metrics=("correlation", "bottleneck"))
+
+
+def test_paper_preset_is_the_papers_sweep():
+    cfg = PRESETS["paper"]
+    assert cfg.connections() == [1, 3, 8, 22, 60, 167, 464, 1292, 3594, 10000]
+    assert cfg.seeds == 10 and set(cfg.architectures) == {"standard", "bottleneck"}
+    assert len(cfg.jobs()) == 200 and "cka" in cfg.metrics
+
+
+def test_shards_partition_the_jobs():
+    cfg = PRESETS["paper"]
+    shards = [select_jobs(cfg, (i, 3)) for i in range(3)]
+    assert sorted(j for s in shards for j in s) == sorted(cfg.jobs())
+    assert not set(shards[0]) & set(shards[1])
+    done = {job_id(j) for j in cfg.jobs()[:50]}
+    assert len(select_jobs(cfg, (0, 1), done)) == 150
+
+
+@pytest.mark.parametrize("preset, overrides, message", [
+    ("nope", {}, "unknown preset 'nope'"),
+    ("smoke", {"colour": "red"}, "unknown sweep setting"),
+    ("smoke", {"levels": 0}, "levels must be >= 1"),
+    ("smoke", {"architectures": ("lstm",)}, "architectures must be among"),
+    ("smoke", {"n_hidden": 0}, "n_hidden must be >= 1"),
+])
+def test_bad_settings_give_one_clear_error(preset, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        config_with_overrides(preset, **overrides)
+
+
+@pytest.mark.parametrize("text", ["2", "a/b", "3/3", "-1/2"])
+def test_bad_shard_is_rejected(text):
+    with pytest.raises(ValueError, match="--shard"):
+        parse_shard(text)
+
+
+def test_missing_results_say_how_to_make_them(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m modlib sweep --preset paper"):
+        load_results("paper", tmp_path)
+
+
+@needs_mnist
+def test_a_folder_of_another_config_is_refused_and_left_untouched(tmp_path):
+    folder = run_sweep(TINY, tmp_path, progress=False)
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError, match="different config.*seeds"):
+        run_sweep(SweepConfig(**{**TINY.__dict__, "seeds": 2}), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="--resume"):
+        run_sweep(TINY, tmp_path, progress=False)
+    assert before == {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    table = pd.read_csv(folder / "results.csv")
+    # correlation on the standard models, the bottleneck metric on the bottleneck ones
+    assert table.groupby("architecture")["metric"].agg(set).to_dict() == {
+        "standard": {"accuracy", "correlation"}, "bottleneck": {"accuracy", "bottleneck"}}
+    assert len(table) == 2 * 2 * (1 + 4)  # 2 architectures x 2 levels x (accuracy + 2x2 table)
+    provenance = json.loads((folder / "provenance.json").read_text())
+    assert provenance["jobs_finished"] == provenance["jobs_total"] == 4
+    assert set(provenance) >= {"config", "git_commit", "versions", "machine", "job_seconds"}
+
+
+def sweep_command(results, *extra):
+    return [sys.executable, "-m", "modlib", "sweep", "--preset", "smoke", "--results", str(results), *extra]
+
+
+def comparable(folder):
+    table = pd.read_csv(folder / "results.csv")
+    return table.drop(columns=["job_seconds"]).sort_values(["job", "metric", "module", "subtask"]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    results = tmp_path_factory.mktemp("uninterrupted")
+    subprocess.run(sweep_command(results), check=True, cwd=ROOT, capture_output=True)
+    return comparable(results / "smoke")
+
+
+@needs_mnist
+def test_killed_sweep_resumes_to_the_same_table(tmp_path, uninterrupted):
+    proc = subprocess.Popen(sweep_command(tmp_path), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    jobs = tmp_path / "smoke" / "jobs"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(jobs.glob("*.csv"))) < 2:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = len(list(jobs.glob("*.csv")))
+    assert 2 <= finished < 6, "the kill should land mid-sweep"
+    subprocess.run(sweep_command(tmp_path, "--resume"), check=True, cwd=ROOT, capture_output=True)
+    pd.testing.assert_frame_equal(comparable(tmp_path / "smoke"), uninterrupted)
+
+
+@needs_mnist
+def test_shards_merge_into_the_same_table(tmp_path, uninterrupted):
+    for shard in ("1/2", "0/2"):
+        subprocess.run(sweep_command(tmp_path, "--shard", shard, "--resume"), check=True, cwd=ROOT,
+                       capture_output=True)
+    pd.testing.assert_frame_equal(comparable(tmp_path / "smoke"), uninterrupted)
