@@ -5,7 +5,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
-export MPLBACKEND := Agg
 
 .PHONY: book test data reproduce clean venv chromium
 
@@ -20,7 +19,7 @@ data: $(STAMP)
 	$(PY) -m modlib data
 
 book: data
-	$(VENV)/bin/jupyter-book build -W --keep-going .
+	$(VENV)/bin/jupyter-book build --all -W --keep-going .
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
 # Unit tests, every chapter under nbval, and the built book in headless Chromium.

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from modlib.model import INIT_BOUND, ModularRNN
 from modlib.train import TEST_PAIR_SEED, Split, TrainConfig

@@ -84,6 +84,7 @@ class Recurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, drive: torch.Tensor, w: torch.Tensor, n_steps: int) -> torch.Tensor:
+        """``drive`` ``[B, 2N]`` (input term plus biases), ``w`` ``[2N, 2N]``; returns ``h_T``."""
         hs = torch.empty((n_steps, *drive.shape), dtype=drive.dtype, device=drive.device)
         torch.tanh(drive, out=hs[0])
         wt = w.t()
@@ -94,6 +95,7 @@ class Recurrence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_h: torch.Tensor):
+        """Back-propagation through time, with one product for the weight gradient."""
         hs, w = ctx.saved_tensors
         dz = torch.empty_like(hs)  # gradient at each step's pre-activation
         dh = grad_h

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from modlib.bench import flops_per_pair, matmul_throughput
 from modlib.metrics import METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics
@@ -406,7 +406,7 @@ def claims(table: pd.DataFrame) -> pd.DataFrame:
         rows.append(("e", "every trained model performs well",
                      f"{(acc >= 0.9).mean():.0%} of {len(acc)} models at >= 0.90; median {acc.median():.3f}, "
                      f"min {acc.min():.3f}", verdict))
-    return pd.DataFrame(rows, columns=["claim", "paper", "ours", "verdict"])
+    return pd.DataFrame(rows, columns=["claim", "the paper says", "we find", "verdict"])
 
 
 VARIANTS = {"text": "the paper's text (reference)", "absmax": "decision by largest |readout|",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from modlib.data import load_mnist
 from modlib.deepr import DeepR, DeepRConfig, deepr_lr
@@ -33,8 +33,8 @@ class TrainConfig:
     """How one model is trained. ``epochs=None`` means the paper's: 5, or 7 with a bottleneck.
     ``train_images`` / ``test_images`` keep only the first n images of each split (for
     quick runs); ``None`` uses them all. Deep-R's learning rate falls geometrically over
-``deepr_lr_range`` from p = 1/N^2 to p = 1: the paper's (0.1, 0.01) by default; the
-authors' code used (0.1, 0.001)."""
+    ``deepr_lr_range`` from p = 1/N^2 to p = 1: the paper's (0.1, 0.01) by default; the
+    authors' code used (0.1, 0.001)."""
 
     seed: int = 0
     epochs: int | None = None

@@ -22,9 +22,11 @@ missing = [what for what, ok in (("the built book (make book)", (HTML / "index.h
 pytestmark = pytest.mark.skipif(bool(missing) and not os.environ.get("CI"),
                                 reason=f"needs {', '.join(missing)}; `make test` provides them")
 
+# Any attribute pointing off the machine, and any resource the page fetched from one.
+# Namespace declarations (xmlns, added by MathJax to its SVG) name a namespace; nothing is fetched.
 REMOTE_REFERENCES = """
 return Array.from(document.querySelectorAll('*')).flatMap(el =>
-  Array.from(el.attributes).filter(a => /^(https?:)?\\/\\//i.test(a.value.trim()))
+  Array.from(el.attributes).filter(a => !a.name.startsWith('xmlns') && /^(https?:)?\\/\\//i.test(a.value.trim()))
     .map(a => el.tagName + '[' + a.name + ']=' + a.value))
   .concat(performance.getEntriesByType('resource').map(r => r.name).filter(n => /^https?:/i.test(n)));
 """
