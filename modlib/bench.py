@@ -16,9 +16,8 @@ import time
 
 import torch
 
-from modlib.model import ModelConfig
+from modlib.model import ModelConfig, ModularRNN
 from modlib.train import Split, TrainConfig, make_optimizers, train_epoch
-from modlib.model import ModularRNN
 
 
 def flops_per_pair(cfg: ModelConfig) -> dict[str, int]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter, NullLocator
 import numpy as np
 import torch
 
+from modlib.sweep import load_results, specialization_frame
 from modlib.task import parity_difference, parity_target
 
 
@@ -81,8 +84,6 @@ def draw_band(ax, x, mean, lo, hi, label, color):
 
 def main_figure(table):
     """Specialization of the three measures against p (log axis, Q on top) and against Q."""
-    from modlib.sweep import specialization_frame
-
     spec = specialization_frame(table)
     fig, (ax_p, ax_q) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for metric, label in MEASURES.items():
@@ -159,10 +160,6 @@ FIGURES = {"main": main_figure, "accuracy": accuracy_figure, "raw_metrics": raw_
 def write_figures(name: str, results="results", readme: bool = False) -> list:
     """Write every figure of a stored sweep as PNG and SVG into ``results/<name>/figures``.
     With ``readme``, also refresh the one committed figure, ``results/<name>/main_figure.png``."""
-    from pathlib import Path
-
-    from modlib.sweep import load_results
-
     table = load_results(name, results)
     folder = Path(results) / name / "figures"
     folder.mkdir(parents=True, exist_ok=True)

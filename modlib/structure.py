@@ -11,7 +11,6 @@ Q = (1 - p) / (2 (1 + p)) exactly.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 
 def q_closed_form(p):

@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from modlib.bench import flops_per_pair, matmul_throughput
-from modlib.metrics import METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics
+from modlib.metrics import METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics, specialization
 from modlib.model import ModelConfig
 from modlib.structure import model_q
 from modlib.train import TrainConfig, train_model
@@ -325,8 +325,6 @@ SPEC_METRICS = ("bottleneck", "weight_mask", "correlation", "cka")
 
 def specialization_frame(table: pd.DataFrame) -> pd.DataFrame:
     """Per model and metric: each module's specialization and their mean (``spec``)."""
-    from modlib.metrics import specialization
-
     rows = table[table["metric"].isin(SPEC_METRICS)]
     keys = ["architecture", "k", "p", "q", "seed", "metric"]
     out = []

@@ -1,0 +1,31 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "modlib", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sweep", "--preset", "nope"], "unknown preset 'nope'"),
+    (["sweep", "--preset", "paper", "--seeds", "3"], "needs --name"),
+    (["sweep", "--preset", "smoke", "--name", "x", "--levels", "0"], "levels must be >= 1"),
+    (["train", "-k", "0", "--out", "unused"], "n_connections must be between 1"),
+    (["metrics", "no/such/run"], "holds no run.json"),
+])
+def test_bad_input_gives_one_line_error_and_nonzero_exit(args, message):
+    result = cli(*args)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error:") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_paper_preset_is_printable():
+    result = cli("sweep", "--preset", "paper", "--show")
+    assert result.returncode == 0
+    assert "[1, 3, 8, 22, 60, 167, 464, 1292, 3594, 10000]" in result.stdout and "200" in result.stdout
