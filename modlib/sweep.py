@@ -26,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 from modlib.bench import flops_per_pair, matmul_throughput
+from modlib.data import write_atomic
 from modlib.metrics import METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics, specialization
 from modlib.model import ModelConfig
 from modlib.structure import model_q
@@ -202,7 +203,7 @@ def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0
             path.unlink(missing_ok=True)
     check_folder(folder, cfg, resume)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    write_atomic(folder / "config.json", json.dumps(cfg.to_dict(), indent=2).encode())
     commit = git_commit()  # the code that computes this run's jobs
     todo = select_jobs(cfg, (i, n), done=set(stored_rows(folder)["job"]))
     data = MetricData.load(cfg.train_config(0)) if todo else None
@@ -243,7 +244,7 @@ def write_merged(folder: Path, cfg: SweepConfig, commit: str, shard_seconds: flo
         "shard_wall_seconds": previous.get("shard_wall_seconds", []) + ([round(shard_seconds, 1)] if shard_seconds else []),
         "training_floor": training_floor(cfg, table, throughput) or previous.get("training_floor"),
     }
-    provenance_path.write_text(json.dumps(provenance, indent=2))
+    write_atomic(provenance_path, json.dumps(provenance, indent=2).encode())
     return table
 
 
