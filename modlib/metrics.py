@@ -17,7 +17,7 @@ from torch.func import functional_call
 from tqdm import tqdm
 
 from modlib.model import INIT_BOUND, ModularRNN
-from modlib.train import TEST_PAIR_SEED, Split, TrainConfig
+from modlib.train import TEST_PAIR_SEED, Split, TrainConfig, outputs_in_batches
 
 METRICS = ("bottleneck", "weight_mask", "correlation", "cka")
 
@@ -47,18 +47,13 @@ class MetricData:
         return cls(train, train.pairs(10_000 + seed, cfg), test, test.pairs(TEST_PAIR_SEED, cfg))
 
 
-@torch.no_grad()
-def states(model: ModularRNN, split: Split, pairs, batch_size: int = 4096):
+def states(model: ModularRNN, split: Split, pairs):
     """Last hidden states ``[P, 2, N]``, bottleneck states (or None) and digits ``[P, 2]``."""
-    hidden, bottleneck = [], []
+    outputs = [out for out, _, _ in outputs_in_batches(model, split, pairs)]
+    hidden = torch.cat([out.hidden for out in outputs])
+    bottleneck = torch.cat([out.bottleneck for out in outputs]) if model.config.bottleneck else None
     i0, i1 = pairs
-    for start in range(0, len(i0), batch_size):
-        x, _, _ = split.batch(i0[start:start + batch_size], i1[start:start + batch_size])
-        out = model(x)
-        hidden.append(out.hidden)
-        bottleneck.append(out.bottleneck)
-    digits = torch.stack([split.labels[i0], split.labels[i1]], dim=1)
-    return torch.cat(hidden), (torch.cat(bottleneck) if model.config.bottleneck else None), digits
+    return hidden, bottleneck, torch.stack([split.labels[i0], split.labels[i1]], dim=1)
 
 
 # --- Bottleneck metric -----------------------------------------------------------------
@@ -203,8 +198,7 @@ def cka(x, y, debiased: bool = False) -> float:
     the same ratio with the unbiased HSIC estimator (Song et al. 2012), written with
     feature-space products so that no n x n Gram matrix is formed.
     """
-    x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).double()
-    y = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y).double()
+    x, y = torch.as_tensor(x).double(), torch.as_tensor(y).double()
     x, y = x - x.mean(0), y - y.mean(0)
 
     def hsic(a, b):

@@ -77,14 +77,19 @@ class Split:
 
 
 @torch.no_grad()
-def accuracy(model: ModularRNN, split: Split, pairs, rule: str = "prose", batch_size: int = 4096) -> float:
-    """Fraction of pairs whose decided output is the parity-task target."""
-    correct = 0
+def outputs_in_batches(model: ModularRNN, split: Split, pairs, batch_size: int = 4096):
+    """Evaluate ``model`` on all ``pairs`` in large batches: yields ``(output, d0, d1)``."""
     i0, i1 = pairs
     for start in range(0, len(i0), batch_size):
         x, d0, d1 = split.batch(i0[start:start + batch_size], i1[start:start + batch_size])
-        correct += int((model(x).decided.argmax(1) == parity_target(d0, d1, rule)).sum())
-    return correct / len(i0)
+        yield model(x), d0, d1
+
+
+def accuracy(model: ModularRNN, split: Split, pairs, rule: str = "prose") -> float:
+    """Fraction of pairs whose decided output is the parity-task target."""
+    correct = sum(int((out.decided.argmax(1) == parity_target(d0, d1, rule)).sum())
+                  for out, d0, d1 in outputs_in_batches(model, split, pairs))
+    return correct / len(pairs[0])
 
 
 def make_optimizers(model: ModularRNN, cfg: TrainConfig) -> tuple[torch.optim.Optimizer, DeepR]:
