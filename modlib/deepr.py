@@ -84,6 +84,8 @@ class DeepR:
             update -= self.noise_std * torch.randn(theta.shape, generator=self.generator, device=theta.device)
         theta.sub_(update * active)
         died = active & (theta <= 0)
+        if not died.any():
+            return 0
         theta.masked_fill_(died, 0.0)
         for state in (self.m, self.v, self.steps):  # dormant entries keep no Adam state
             state.masked_fill_(died, 0.0)

@@ -147,7 +147,7 @@ class ModularRNN(nn.Module):
 
     def interconnections(self) -> torch.Tensor:
         """The effective sparse weights ``[2, N, N]``: ``sign * theta`` where ``theta > 0``, else 0."""
-        return self.sign * torch.where(self.theta > 0, self.theta, torch.zeros_like(self.theta))
+        return self.sign * torch.relu(self.theta)  # relu's gradient is 0 at theta = 0 too
 
     def recurrent_matrix(self) -> torch.Tensor:
         """The ``[2N, 2N]`` matrix of the joint recurrence (rows: receiving unit)."""

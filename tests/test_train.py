@@ -66,3 +66,27 @@ def test_paper_epochs_are_5_or_7_with_bottleneck():
     assert TrainConfig().n_epochs(ModelConfig()) == 5
     assert TrainConfig().n_epochs(ModelConfig(bottleneck=5)) == 7
     assert TrainConfig(epochs=2).n_epochs(ModelConfig(bottleneck=5)) == 2
+
+
+def test_flat_adadelta_matches_torch_adadelta_exactly():
+    """Same arithmetic as torch.optim.Adadelta, so the same numbers, bit for bit; and
+    gradients that something replaced (model.zero_grad) are pointed back into the buffer."""
+    from modlib.model import ModularRNN
+    from modlib.train import FlatAdadelta
+
+    ours, ref = ModularRNN(10, 3, seed=1, n_inputs=20), ModularRNN(10, 3, seed=1, n_inputs=20)
+    flat = FlatAdadelta(ours.module_parameters().values(), lr=0.5, rho=0.9)
+    torch_opt = torch.optim.Adadelta(ref.module_parameters().values(), lr=0.5, rho=0.9)
+    x = torch.rand(16, 2, 20)
+    for step in range(5):
+        if step == 2:
+            ours.zero_grad(set_to_none=True)
+        flat.zero_grad()
+        torch_opt.zero_grad()
+        for model in (ours, ref):
+            model(x).readouts.square().sum().backward()
+        flat.step()
+        torch_opt.step()
+    for (name, a), b in zip(ours.module_parameters().items(), ref.module_parameters().values()):
+        assert torch.equal(a, b), name
+    assert not torch.equal(ours.w_ih, ModularRNN(10, 3, seed=1, n_inputs=20).w_ih)  # it did train
