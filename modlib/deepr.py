@@ -55,46 +55,70 @@ class DeepRConfig:
 
 
 class DeepR:
-    """Adam + random walk on the active thetas, with rewiring that keeps k active per direction."""
+    """Adam + random walk on the active thetas, with rewiring that keeps k active per direction.
+
+    The optimiser state lives on the k active entries only (``index`` ``[2, k]`` holds their
+    flat positions), so a step costs O(k) rather than O(N^2) element-wise work. ``theta``
+    must not be changed by anything else while this optimiser trains it.
+    """
 
     def __init__(self, theta: torch.nn.Parameter, k: int, config: DeepRConfig = DeepRConfig(),
                  generator: torch.Generator | None = None):
         self.theta, self.k, self.config, self.generator = theta, k, config, generator
+        active = theta.detach().view(2, -1) > 0
+        counts = active.sum(dim=1).tolist()
+        if counts != [k, k]:
+            raise ValueError(f"theta has {counts} active entries per direction, expected exactly k = {k}: "
+                             f"initialise it with modlib.deepr.init_theta")
         p = k / theta[0].numel()
         self.noise_std = config.lr * config.walk * (1 - p)
-        self.m = torch.zeros_like(theta)
-        self.v = torch.zeros_like(theta)
-        self.steps = torch.zeros_like(theta)  # per-entry Adam step counts, reset on activation
+        self.index = active.nonzero()[:, 1].view(2, k)
+        self.m = torch.zeros(2, k, device=theta.device)
+        self.v = torch.zeros_like(self.m)
+        self.steps = torch.zeros(2, k, dtype=torch.long, device=theta.device)  # per connection, reset on activation
+        self.n_steps = 0
+        self.corrections = self.bias_corrections(1024)
 
     @torch.no_grad()
     def step(self) -> int:
         """One update after ``backward()``; returns how many connections were rewired."""
-        theta, cfg = self.theta, self.config
-        if theta.grad is None:
+        cfg = self.config
+        if self.theta.grad is None:
             raise RuntimeError("DeepR.step() needs gradients: call loss.backward() first")
-        active = theta > 0
-        grad = theta.grad  # already 0 on dormant entries: the weight is where(theta > 0, theta, 0)
+        flat = self.theta.view(2, -1)
+        grad = self.theta.grad.view(2, -1).gather(1, self.index)
         b1, b2 = cfg.betas
-        self.steps += active
+        self.steps += 1
+        self.n_steps += 1
+        if self.n_steps >= self.corrections.shape[1]:
+            self.corrections = self.bias_corrections(2 * self.corrections.shape[1])
         self.m.lerp_(grad, 1 - b1)
         self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-        t = self.steps.clamp(min=1)
-        update = cfg.lr * (self.m / (1 - b1 ** t)) / ((self.v / (1 - b2 ** t)).sqrt() + cfg.eps)
-        if self.noise_std > 0:
-            update -= self.noise_std * torch.randn(theta.shape, generator=self.generator, device=theta.device)
-        theta.sub_(update * active)
-        died = active & (theta <= 0)
+        c1, c2 = self.corrections[:, self.steps]
+        update = cfg.lr * (self.m / c1) / ((self.v / c2).sqrt() + cfg.eps)
+        if self.noise_std > 0:  # drawn for all N^2 entries, so runs do not depend on k's layout
+            noise = torch.randn(flat.shape, generator=self.generator, device=flat.device)
+            update -= self.noise_std * noise.gather(1, self.index)
+        value = flat.gather(1, self.index) - update
+        died = value <= 0
+        flat.scatter_(1, self.index, value.masked_fill_(died, 0.0))
         if not died.any():
             return 0
-        theta.masked_fill_(died, 0.0)
-        for state in (self.m, self.v, self.steps):  # dormant entries keep no Adam state
+        for state in (self.m, self.v, self.steps):  # a new connection starts with no Adam state
             state.masked_fill_(died, 0.0)
         return self.rewire(died)
 
+    def bias_corrections(self, length: int) -> torch.Tensor:
+        """Adam's ``1 - beta**t`` for t = 0 .. length - 1, both betas ``[2, length]``, looked up
+        by each connection's own step count: cheaper than a power per connection per step."""
+        t = torch.arange(length, dtype=torch.float32, device=self.m.device)
+        return torch.stack([1 - beta ** t for beta in self.config.betas])
+
     @torch.no_grad()
     def rewire(self, died: torch.Tensor) -> int:
-        """Activate one random dormant entry, in the same direction, per entry that died."""
-        need = died.flatten(1).sum(dim=1)
+        """Activate one random dormant entry, in the same direction, per connection that died
+        (``died`` ``[2, k]``, over ``index``); the new entry takes the dead one's slot."""
+        need = died.sum(dim=1)
         n_rewired = int(need.sum())
         if n_rewired == 0:
             return 0
@@ -102,12 +126,12 @@ class DeepR:
         # Random keys on dormant entries, -1 on active ones: the top `need` keys are dormant.
         key = torch.rand(flat.shape, generator=self.generator, device=flat.device)
         key = torch.where(flat <= 0, key, -1.0)
-        top = key.topk(int(need.max()), dim=1).indices
-        take = torch.arange(top.shape[1], device=flat.device) < need.unsqueeze(1)
-        chosen = torch.zeros_like(flat, dtype=torch.bool).scatter_(1, top, take)
-        flat.masked_fill_(chosen, REACTIVATION_THETA)
-        for state in (self.m, self.v, self.steps):
-            state.view(2, -1).masked_fill_(chosen, 0.0)
+        most = int(need.max())
+        top = key.topk(most, dim=1).indices
+        take = torch.arange(most, device=flat.device) < need.unsqueeze(1)
+        flat.masked_fill_(torch.zeros_like(flat, dtype=torch.bool).scatter_(1, top, take), REACTIVATION_THETA)
+        slots = died.float().argsort(dim=1, descending=True, stable=True)[:, :most]  # dead slots first
+        self.index.scatter_(1, slots, torch.where(take, top, self.index.gather(1, slots)))
         return n_rewired
 
     def active_counts(self) -> torch.Tensor:

@@ -59,8 +59,16 @@ def test_active_count_is_k_and_signs_fixed_after_every_step(k):
         w = model.interconnections().detach()
         assert torch.equal(torch.sign(w[active]), model.sign[active])
         assert bool((w[~active] == 0).all())
+        for d in range(2):  # the optimiser's list of active connections is the active set
+            assert sparse.index[d].sort().values.tolist() == active[d].flatten().nonzero()[:, 0].tolist()
         seen.append(step)
 
     train_model(ModelConfig(n_connections=k), TrainConfig(epochs=1, train_images=3000, test_images=500),
                 progress=False, on_step=check)
     assert len(seen) > 5
+
+
+def test_theta_without_exactly_k_active_is_refused():
+    theta, _ = init_theta(10, 5)
+    with pytest.raises(ValueError, match="exactly k = 6"):
+        DeepR(torch.nn.Parameter(theta), k=6)
