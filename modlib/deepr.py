@@ -75,7 +75,8 @@ class DeepR:
         self.index = active.nonzero()[:, 1].view(2, k)
         self.m = torch.zeros(2, k, device=theta.device)
         self.v = torch.zeros_like(self.m)
-        self.steps = torch.zeros(2, k, dtype=torch.long, device=theta.device)  # per connection, reset on activation
+        # Adam step count per connection, reset when a new connection takes the slot
+        self.steps = torch.zeros(2, k, dtype=torch.long, device=theta.device)
         self.n_steps = 0
         self.corrections = self.bias_corrections(1024)
 
@@ -96,7 +97,7 @@ class DeepR:
         self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
         c1, c2 = self.corrections[:, self.steps]
         update = cfg.lr * (self.m / c1) / ((self.v / c2).sqrt() + cfg.eps)
-        if self.noise_std > 0:  # drawn for all N^2 entries, so runs do not depend on k's layout
+        if self.noise_std > 0:  # drawn for all N^2 entries, so the random stream ignores the active set
             noise = torch.randn(flat.shape, generator=self.generator, device=flat.device)
             update -= self.noise_std * noise.gather(1, self.index)
         value = flat.gather(1, self.index) - update

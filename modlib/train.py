@@ -100,7 +100,7 @@ class FlatAdadelta:
     """Adadelta (Zeiler 2012), the same arithmetic as ``torch.optim.Adadelta`` (so the same
     numbers), on all dense parameters at once. The parameters and their gradients become
     views of one flat buffer each, so a step is a few whole-buffer operations instead of a
-    few per parameter (4x faster here), and backward accumulates straight into the buffer."""
+    few per parameter (twice as fast here), and backward accumulates straight into the buffer."""
 
     def __init__(self, params, lr: float = 0.5, rho: float = 0.9, eps: float = 1e-6):
         self.params, self.lr, self.rho, self.eps = list(params), lr, rho, eps
