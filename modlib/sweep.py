@@ -256,8 +256,10 @@ def training_floor(cfg: SweepConfig, table: pd.DataFrame, throughput: float | No
 def git_commit() -> str:
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                 capture_output=True, text=True).stdout.splitlines()
+        # Stored results are outputs, not code: a --fresh rerun has just deleted its own.
+        dirty = [line for line in changed if not line[3:].startswith("results/")]
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -114,3 +114,23 @@ def test_shards_merge_into_the_same_table(tmp_path, uninterrupted):
         subprocess.run(sweep_command(tmp_path, "--shard", shard, "--resume"), check=True, cwd=ROOT,
                        capture_output=True)
     pd.testing.assert_frame_equal(comparable(tmp_path / "smoke"), uninterrupted)
+
+
+def test_commit_is_dirty_for_changed_code_but_not_for_changed_results(tmp_path, monkeypatch):
+    from modlib.sweep import git_commit
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True,
+                       capture_output=True)
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "r.csv").write_text("a\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "c")
+    (tmp_path / "results" / "r.csv").unlink()  # what --fresh does
+    assert not git_commit().endswith("-dirty")
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_commit().endswith("-dirty")
