@@ -198,11 +198,16 @@ def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0
     commit = git_commit()  # the code that computes this run's jobs
     todo = select_jobs(cfg, (i, n), done=set(stored_rows(folder)["job"]))
     data = MetricData.load(cfg.train_config(0)) if todo else None
-    throughput = matmul_throughput(cfg.model_config(1, "standard"), cfg.batch_size, cfg.device) if todo else None
+    def throughput():
+        return matmul_throughput(cfg.model_config(1, "standard"), cfg.batch_size, cfg.device)
+
+    before = throughput() if todo else None
     start = time.perf_counter()
     for job in tqdm(todo, desc=f"sweep {cfg.name} [{i}/{n}]", disable=not progress, unit="model"):
         write_csv_atomic(run_job(cfg, job, data), folder / "jobs" / f"{job_id(job)}.csv")
-    merge(folder, cfg, commit, shard_seconds=time.perf_counter() - start, throughput=throughput)
+    seconds = time.perf_counter() - start
+    # The shared machine's speed drifts over a long run: average a measurement at each end.
+    merge(folder, cfg, commit, shard_seconds=seconds, throughput=(before + throughput()) / 2 if todo else None)
     return folder
 
 
