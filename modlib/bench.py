@@ -7,7 +7,9 @@ backward, the input-weight gradient (the images need none) and, per recurrent pr
 one for the state gradient and one for the weight gradient; readouts likewise.
 Element-wise work (tanh, optimisers, Deep-R) is not counted: it is the overhead.
 The floor is FLOPs / throughput, with the throughput measured in the same process on the
-same products, so that a busy machine moves both numbers together.
+same products, so that a busy machine moves both numbers together. One more epoch is
+timed phase by phase (batch, forward, backward, Adadelta, Deep-R) to show where the time
+beyond the products goes.
 """
 
 from __future__ import annotations
@@ -61,20 +63,39 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def seconds_per_epoch(model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int = 2) -> tuple[float, int]:
-    """Best wall time of a full training epoch (after a warm-up epoch) and its pair count."""
+class PhaseClock:
+    """Wall time per phase of a training step: called with a phase's name as it ends, it adds
+    the time since the previous call (synchronising a GPU first)."""
+
+    def __init__(self, device: str):
+        self.device, self.seconds = device, {}
+        sync(device)
+        self.last = time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        sync(self.device)
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self.last
+        self.last = now
+
+
+def seconds_per_epoch(model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int = 2):
+    """Best wall time of a full training epoch (after a warm-up epoch), its pair count, and,
+    from one more epoch timed phase by phase, the mean seconds per step of each phase."""
     model = ModularRNN.from_config(model_cfg, seed=train_cfg.seed).to(train_cfg.device)
     split = Split.load("train", train_cfg.train_images, train_cfg.device)
     dense, sparse = make_optimizers(model, train_cfg)
-    times = []
-    for epoch in range(epochs + 1):
+    timed = []  # (seconds, pairs) per epoch
+    for epoch in range(epochs + 2):
         pairs = split.pairs(epoch, train_cfg)
-        sync(train_cfg.device)
+        clock = PhaseClock(train_cfg.device) if epoch > epochs else None
         start = time.perf_counter()
-        train_epoch(model, dense, sparse, split, pairs, train_cfg, epoch, progress=False)
+        train_epoch(model, dense, sparse, split, pairs, train_cfg, epoch, progress=False, clock=clock)
         sync(train_cfg.device)
-        times.append(time.perf_counter() - start)
-    return min(times[1:]), len(pairs[0])
+        timed.append((time.perf_counter() - start, len(pairs[0])))
+    seconds, n_pairs = min(timed[1:-1])
+    n_steps = -(-len(pairs[0]) // train_cfg.batch_size)
+    return seconds, n_pairs, {phase: s / n_steps for phase, s in clock.seconds.items()}
 
 
 def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print) -> float:
@@ -84,7 +105,7 @@ def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print) 
            f"N={model_cfg.n_hidden}, k={model_cfg.n_connections}")
     throughput = matmul_throughput(model_cfg, train_cfg.batch_size, device)
     print_(f"matmul throughput on the model's shapes: {throughput / 1e9:.1f} GFLOP/s")
-    seconds, n_pairs = seconds_per_epoch(model_cfg, train_cfg)
+    seconds, n_pairs, phases = seconds_per_epoch(model_cfg, train_cfg)
     flops = flops_per_pair(model_cfg)["total"] * n_pairs
     throughput = (throughput + matmul_throughput(model_cfg, train_cfg.batch_size, device)) / 2
     floor = flops / throughput
@@ -92,6 +113,9 @@ def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print) 
            f"MFLOP per pair x {n_pairs:,} pairs)")
     print_(f"measured: {seconds:.3f} s per model-epoch ({n_pairs / seconds:,.0f} pairs/s); "
            f"floor {floor:.3f} s")
+    products = flops_per_pair(model_cfg)["total"] * train_cfg.batch_size / throughput
+    print_(f"one step of {train_cfg.batch_size} pairs, ms: " + ", ".join(f"{phase} {s * 1e3:.2f}" for phase, s in
+           phases.items()) + f"; total {sum(phases.values()) * 1e3:.2f}, of which products {products * 1e3:.2f}")
     ratio = seconds / floor
     print_(f"ratio measured / floor: {ratio:.2f}")
     return ratio

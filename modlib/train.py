@@ -140,8 +140,35 @@ def make_optimizers(model: ModularRNN, cfg: TrainConfig) -> tuple[FlatAdadelta, 
     return dense, sparse
 
 
+def train_step(model: ModularRNN, dense: FlatAdadelta, sparse: DeepR, x: torch.Tensor,
+               target: torch.Tensor, clock=None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Forward, loss, backward, Adadelta step and Deep-R step on one batch. Returns the loss,
+    the decided output and how many connections were rewired. A non-finite loss raises
+    ``FloatingPointError`` before any weight changes. ``clock``, when given, is called with
+    each phase's name as it ends (the benchmark's breakdown)."""
+    out = model(x)
+    loss = F.cross_entropy(out.decided, target)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss became {float(loss.detach())}")
+    tick(clock, "forward")
+    dense.zero_grad()
+    model.theta.grad = None
+    loss.backward()
+    tick(clock, "backward")
+    dense.step()
+    tick(clock, "Adadelta")
+    rewired = sparse.step()
+    tick(clock, "Deep-R")
+    return loss.detach(), out.decided.detach(), rewired
+
+
+def tick(clock, phase: str) -> None:
+    if clock is not None:
+        clock(phase)
+
+
 def train_epoch(model, dense, sparse, split: Split, pairs, cfg: TrainConfig, epoch: int,
-                on_step=None, progress: bool = True) -> dict:
+                on_step=None, progress: bool = True, clock=None) -> dict:
     """One pass over ``pairs``; returns mean loss, running train accuracy and rewirings."""
     i0, i1 = pairs
     total_loss = torch.zeros((), device=split.x.device)
@@ -152,19 +179,16 @@ def train_epoch(model, dense, sparse, split: Split, pairs, cfg: TrainConfig, epo
     for step, start in enumerate(bar):
         x, d0, d1 = split.batch(i0[start:start + cfg.batch_size], i1[start:start + cfg.batch_size])
         target = parity_target(d0, d1, cfg.rule)
-        out = model(x)
-        loss = F.cross_entropy(out.decided, target)
-        if not torch.isfinite(loss):
+        tick(clock, "batch")
+        try:
+            loss, decided, n_rewired = train_step(model, dense, sparse, x, target, clock)
+        except FloatingPointError as error:
             raise FloatingPointError(
-                f"loss became {float(loss.detach())} at epoch {epoch + 1}, step {step + 1} "
-                f"(seed {cfg.seed}, k={model.config.n_connections}); try a smaller learning rate")
-        dense.zero_grad()
-        model.theta.grad = None
-        loss.backward()
-        dense.step()
-        rewired += sparse.step()
-        total_loss += loss.detach() * len(target)
-        correct += (out.decided.argmax(1) == target).sum()
+                f"{error} at epoch {epoch + 1}, step {step + 1} (seed {cfg.seed}, "
+                f"k={model.config.n_connections}); try a smaller learning rate") from None
+        rewired += n_rewired
+        total_loss += loss * len(target)
+        correct += (decided.argmax(1) == target).sum()
         if on_step is not None:
             on_step(model, sparse, step)
     n = len(i0)

@@ -22,3 +22,24 @@ def test_benchmark_runs_and_ends_with_the_ratio():
     assert ratio > 0
     assert lines[-1].startswith("ratio measured / floor:")
     assert any("GFLOP/s" in line for line in lines)
+
+
+def test_phase_clock_adds_the_time_since_the_previous_phase(monkeypatch):
+    from modlib import bench
+
+    now = iter([10.0, 10.5, 11.75, 12.0, 13.0])
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: next(now))
+    clock = bench.PhaseClock("cpu")  # starts at 10.0
+    for phase in ("forward", "backward", "forward", "backward"):
+        clock(phase)
+    assert clock.seconds == {"forward": 0.5 + 0.25, "backward": 1.25 + 1.0}
+
+
+@needs_mnist
+def test_epoch_timing_reports_every_phase_of_a_step():
+    from modlib.bench import seconds_per_epoch
+
+    seconds, n_pairs, phases = seconds_per_epoch(ModelConfig(n_connections=10), TrainConfig(train_images=1500),
+                                                 epochs=1)
+    assert list(phases) == ["batch", "forward", "backward", "Adadelta", "Deep-R"]
+    assert all(s > 0 for s in phases.values()) and seconds > 0 and n_pairs > 1000
