@@ -18,8 +18,8 @@ import time
 
 import torch
 
-from modlib.model import ModelConfig, ModularRNN
-from modlib.train import Split, TrainConfig, make_optimizers, train_epoch
+from modlib.model import ModelConfig
+from modlib.train import Split, TrainConfig, new_model, train_epoch
 
 
 def flops_per_pair(cfg: ModelConfig) -> dict[str, int]:
@@ -82,9 +82,8 @@ class PhaseClock:
 def seconds_per_epoch(model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int = 2):
     """Best wall time of a full training epoch (after a warm-up epoch), its pair count, and,
     from one more epoch timed phase by phase, the mean seconds per step of each phase."""
-    model = ModularRNN.from_config(model_cfg, seed=train_cfg.seed).to(train_cfg.device)
+    model, dense, sparse = new_model(model_cfg, train_cfg)
     split = Split.load("train", train_cfg.train_images, train_cfg.device)
-    dense, sparse = make_optimizers(model, train_cfg)
     timed = []  # (seconds, pairs) per epoch
     for epoch in range(epochs + 2):
         pairs = split.pairs(epoch, train_cfg)
@@ -106,14 +105,15 @@ def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print) 
     throughput = matmul_throughput(model_cfg, train_cfg.batch_size, device)
     print_(f"matmul throughput on the model's shapes: {throughput / 1e9:.1f} GFLOP/s")
     seconds, n_pairs, phases = seconds_per_epoch(model_cfg, train_cfg)
-    flops = flops_per_pair(model_cfg)["total"] * n_pairs
+    per_pair = flops_per_pair(model_cfg)["total"]
+    flops = per_pair * n_pairs
     throughput = (throughput + matmul_throughput(model_cfg, train_cfg.batch_size, device)) / 2
     floor = flops / throughput
-    print_(f"FLOPs per model-epoch: {flops / 1e9:.1f} GFLOP ({flops_per_pair(model_cfg)['total'] / 1e6:.2f} "
+    print_(f"FLOPs per model-epoch: {flops / 1e9:.1f} GFLOP ({per_pair / 1e6:.2f} "
            f"MFLOP per pair x {n_pairs:,} pairs)")
     print_(f"measured: {seconds:.3f} s per model-epoch ({n_pairs / seconds:,.0f} pairs/s); "
            f"floor {floor:.3f} s")
-    products = flops_per_pair(model_cfg)["total"] * train_cfg.batch_size / throughput
+    products = per_pair * train_cfg.batch_size / throughput
     print_(f"one step of {train_cfg.batch_size} pairs, ms: " + ", ".join(f"{phase} {s * 1e3:.2f}" for phase, s in
            phases.items()) + f"; total {sum(phases.values()) * 1e3:.2f}, of which products {products * 1e3:.2f}")
     ratio = seconds / floor

@@ -131,13 +131,15 @@ class FlatAdadelta:
         self.flat.add_(delta, alpha=-self.lr)
 
 
-def make_optimizers(model: ModularRNN, cfg: TrainConfig) -> tuple[FlatAdadelta, DeepR]:
+def new_model(model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[ModularRNN, FlatAdadelta, DeepR]:
+    """A freshly initialised model on ``cfg.device`` and its two optimisers, seeded by ``cfg.seed``."""
+    torch.manual_seed(cfg.seed)
+    model = ModularRNN.from_config(model_cfg, seed=cfg.seed).to(cfg.device)
     dense = FlatAdadelta(model.module_parameters().values(), lr=cfg.lr, rho=cfg.rho)
-    mc = model.config
-    lr = deepr_lr(mc.p, mc.n_hidden, *cfg.deepr_lr_range)
+    lr = deepr_lr(model_cfg.p, model_cfg.n_hidden, *cfg.deepr_lr_range)
     g = torch.Generator(device=model.theta.device).manual_seed(cfg.seed + 7919)
-    sparse = DeepR(model.theta, mc.n_connections, DeepRConfig(lr=lr, walk=cfg.walk), generator=g)
-    return dense, sparse
+    sparse = DeepR(model.theta, model_cfg.n_connections, DeepRConfig(lr=lr, walk=cfg.walk), generator=g)
+    return model, dense, sparse
 
 
 def train_step(model: ModularRNN, dense: FlatAdadelta, sparse: DeepR, x: torch.Tensor,
@@ -195,15 +197,15 @@ def train_epoch(model, dense, sparse, split: Split, pairs, cfg: TrainConfig, epo
     return {"loss": float(total_loss) / n, "train_accuracy": int(correct) / n, "rewired": rewired}
 
 
-def train_model(model_cfg: ModelConfig, cfg: TrainConfig, progress: bool = True, on_step=None):
+def train_model(model_cfg: ModelConfig, cfg: TrainConfig, progress: bool = True, on_step=None,
+                splits: tuple[Split, Split] | None = None):
     """Train one model from scratch. Returns ``(model, record)``; the record holds both
-    configs, per-epoch loss and accuracies, and timings. Same seed, same numbers."""
-    torch.manual_seed(cfg.seed)
-    model = ModularRNN.from_config(model_cfg, seed=cfg.seed).to(cfg.device)
-    train = Split.load("train", cfg.train_images, cfg.device)
-    test = Split.load("test", cfg.test_images, cfg.device)
+    configs, per-epoch loss and accuracies, and timings. Same seed, same numbers.
+    ``splits``: the (train, test) splits already loaded for ``cfg``, to save reading MNIST again."""
+    model, dense, sparse = new_model(model_cfg, cfg)
+    train, test = splits or (Split.load("train", cfg.train_images, cfg.device),
+                             Split.load("test", cfg.test_images, cfg.device))
     test_pairs = test.pairs(TEST_PAIR_SEED, cfg)
-    dense, sparse = make_optimizers(model, cfg)
     history = []
     start = time.perf_counter()
     epochs = tqdm(range(cfg.n_epochs(model_cfg)), desc=f"k={model_cfg.n_connections} seed={cfg.seed}",
