@@ -98,11 +98,18 @@ PRESETS = {
     "paper": SweepConfig(name="paper"),
     "smoke": SweepConfig(name="smoke", levels=3, seeds=1, epochs=1, train_images=6000, test_images=2000),
 }
-# The authors' code differs from the paper's text in ways that could matter (replication notes):
+# The authors' code differs from the paper's text in ways that could matter (replication
+# notes): each variant changes one setting, and is labelled for the book's comparison.
+VARIANTS = {
+    "text": ("the paper's text (reference)", {}),
+    "absmax": ("decision by largest |readout|", {"decision": "absmax"}),
+    "before": ("message enters before W_hh", {"message": "before"}),
+    "equation": ("target by the paper's equation", {"rule": "equation"}),
+    "noexclude": ("no exclusion rule, no balancing", {"exclude": False}),
+    "deepr-lr": ("Deep-R lr 0.1 -> 0.001", {"deepr_lr_range": (0.1, 0.001)}),
+}
 VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
-for _name, _change in {"text": {}, "absmax": {"decision": "absmax"}, "before": {"message": "before"},
-                       "equation": {"rule": "equation"}, "noexclude": {"exclude": False},
-                       "deepr-lr": {"deepr_lr_range": (0.1, 0.001)}}.items():
+for _name, (_, _change) in VARIANTS.items():
     PRESETS[f"variant-{_name}"] = SweepConfig(name=f"variant-{_name}", **VARIANT_BASE, **_change)
 
 
@@ -115,7 +122,8 @@ def run_job(cfg: SweepConfig, job, data: MetricData) -> pd.DataFrame:
     """Train one model, measure it, and return its rows."""
     architecture, k, seed = job
     start = time.perf_counter()
-    model, record = train_model(cfg.model_config(k, architecture), cfg.train_config(seed), progress=False)
+    model, record = train_model(cfg.model_config(k, architecture), cfg.train_config(seed), progress=False,
+                                splits=(data.train, data.test))
     base = dict(architecture=architecture, n_hidden=cfg.n_hidden, k=k, p=k / cfg.n_hidden ** 2,
                 q=model_q(model), seed=seed)
     rows = [dict(base, metric="accuracy", value=record["test_accuracy"])]
@@ -319,12 +327,9 @@ def results_for_book(name: str, results: str | Path = BOOK_RESULTS) -> tuple[pd.
 
 # --- Summaries of a sweep's table ----------------------------------------------------------
 
-SPEC_METRICS = ("bottleneck", "weight_mask", "correlation", "cka")
-
-
 def specialization_frame(table: pd.DataFrame) -> pd.DataFrame:
     """Per model and metric: each module's specialization and their mean (``spec``)."""
-    rows = table[table["metric"].isin(SPEC_METRICS)]
+    rows = table[table["metric"].isin(METRICS)]
     keys = ["architecture", "k", "p", "q", "seed", "metric"]
     out = []
     for key, group in rows.groupby(keys):
@@ -366,18 +371,16 @@ def claims(table: pd.DataFrame) -> pd.DataFrame:
     full rise; (e) every model at or above 0.90 test accuracy ("partly" if the median is).
     """
     means = level_means(table)
+    curves = {m: means[m].dropna().sort_index() for m in ("bottleneck", "weight_mask", "correlation") if m in means}
     rows = []
-    for metric in ("bottleneck", "weight_mask", "correlation"):
-        if metric not in means:
-            continue
-        curve = means[metric].dropna().sort_index()
+    for metric, curve in curves.items():
         rank = curve.rank().corr(pd.Series(-np.log(curve.index.to_numpy(float)), index=curve.index).rank())
         up = curve.iloc[0] > curve.iloc[-1]
         verdict = "reproduced" if up and rank >= 0.8 else "partly" if up else "not reproduced"
         rows.append(("a", f"{metric} increases with sparsity",
                      f"from {curve.iloc[-1]:.2f} at p=1 to {curve.iloc[0]:.2f} at p={curve.index[0]:g}; "
                      f"Spearman {rank:.2f}", verdict))
-    onsets = {m: onset_p(means[m].dropna()) for m in ("bottleneck", "weight_mask", "correlation") if m in means}
+    onsets = {m: onset_p(curve) for m, curve in curves.items()}
     for metric in ("bottleneck", "correlation"):
         if metric in onsets:
             rows.append(("b", f"{metric} rises only for p < 0.01 (Q > 0.49)", f"onset at p = {onsets[metric]:g}",
@@ -389,14 +392,13 @@ def claims(table: pd.DataFrame) -> pd.DataFrame:
         rows.append(("c", "weight mask rises earlier, clearly by p < 0.11 (Q > 0.4)",
                      f"onset at p = {onsets['weight_mask']:g} (others: {', '.join(f'{o:g}' for o in others)})",
                      "reproduced" if earlier and clear else "partly" if earlier or clear else "not reproduced"))
-    for metric in ("bottleneck", "weight_mask", "correlation"):
-        if metric in means:
-            curve = means[metric].dropna().sort_index()
-            rise = curve.max() - curve.iloc[-1]
-            share = (spec_at(curve, 0.176) - curve.iloc[-1]) / rise if rise > 0 else np.nan
-            rows.append(("d", f"{metric}: little or no specialization at Q = 0.35",
-                         f"{spec_at(curve, 0.176):.2f} at p = 0.176, {100 * share:.0f}% of the full rise",
-                         "reproduced" if share < 0.1 else "not reproduced"))
+    for metric, curve in curves.items():
+        at_q = spec_at(curve, 0.176)
+        rise = curve.max() - curve.iloc[-1]
+        share = (at_q - curve.iloc[-1]) / rise if rise > 0 else np.nan
+        rows.append(("d", f"{metric}: little or no specialization at Q = 0.35",
+                     f"{at_q:.2f} at p = 0.176, {100 * share:.0f}% of the full rise",
+                     "reproduced" if share < 0.1 else "not reproduced"))
     acc = table.loc[table["metric"] == "accuracy", "value"]
     if len(acc):
         verdict = "reproduced" if acc.min() >= 0.9 else "partly" if acc.median() >= 0.9 else "not reproduced"
@@ -406,15 +408,10 @@ def claims(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["claim", "the paper says", "we find", "verdict"])
 
 
-VARIANTS = {"text": "the paper's text (reference)", "absmax": "decision by largest |readout|",
-            "before": "message enters before W_hh", "equation": "target by the paper's equation",
-            "noexclude": "no exclusion rule, no balancing", "deepr-lr": "Deep-R lr 0.1 -> 0.001"}
-
-
 def compare_variants(results: str | Path = BOOK_RESULTS) -> pd.DataFrame:
     """Mean specialization per metric and level, and mean accuracy, for each stored variant."""
     frames = []
-    for variant, label in VARIANTS.items():
+    for variant, (label, _) in VARIANTS.items():
         path = Path(results) / f"variant-{variant}" / "results.csv"
         if not path.exists():
             continue
