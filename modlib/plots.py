@@ -9,6 +9,8 @@ from matplotlib.ticker import FuncFormatter, NullLocator
 import numpy as np
 import torch
 
+from modlib.metrics import METRICS
+from modlib.structure import q_closed_form
 from modlib.sweep import load_results, specialization_frame
 from modlib.task import parity_difference, parity_target
 
@@ -69,11 +71,8 @@ def summary(frame, x: str, y: str):
     return np.array(rows, dtype=float).reshape(-1, 4).T
 
 
-def p_to_q(p):
-    return (1 - p) / (2 * (1 + p))
-
-
 def q_to_p(q):
+    """The inverse of `modlib.structure.q_closed_form`."""
     return (1 - 2 * q) / (1 + 2 * q)
 
 
@@ -95,7 +94,7 @@ def main_figure(table):
     ax_p.set_xscale("log")
     ax_p.set_xlabel("fraction of interconnections p (log scale)")
     ax_p.set_ylabel("specialization $\\mathcal{M}_{spec}$ (mean of both modules)")
-    top = ax_p.secondary_xaxis("top", functions=(lambda p: p_to_q(np.clip(p, 1e-12, 1)), q_to_p))
+    top = ax_p.secondary_xaxis("top", functions=(lambda p: q_closed_form(np.clip(p, 1e-12, 1)), q_to_p))
     top.set_xticks([0.4999, 0.499, 0.49, 0.4, 0.3, 0.15])
     top.xaxis.set_major_formatter(FuncFormatter(lambda q, _: f"{q:g}"))
     top.xaxis.set_minor_locator(NullLocator())
@@ -132,7 +131,7 @@ def accuracy_figure(table):
 
 def raw_metrics_figure(table):
     """The raw tables M(n, k): own digit (n = k) against the other digit (n != k)."""
-    metrics = [m for m in ("bottleneck", "weight_mask", "correlation", "cka") if (table["metric"] == m).any()]
+    metrics = [m for m in METRICS if (table["metric"] == m).any()]
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.5), squeeze=False)
     labels = {"bottleneck": "bottleneck accuracy", "weight_mask": "fraction of mask in module",
               "correlation": "mean Pearson correlation", "cka": "CKA distance (1 - CKA)"}
