@@ -136,9 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     from pathlib import Path
 
     from modlib.metrics import METRICS
+    from modlib.sweep import PRESETS
 
     p = sub.add_parser("sweep", help="train and measure every (level, seed, architecture)")
-    p.add_argument("--preset", required=True, help="paper, smoke or variant-*; --show lists the settings")
+    p.add_argument("--preset", required=True, help=f"one of {', '.join(PRESETS)}; --show lists its settings")
     p.add_argument("--show", action="store_true", help="print the settings and exit")
     p.add_argument("--resume", action="store_true", help="skip finished jobs")
     p.add_argument("--fresh", action="store_true", help="discard stored results of this sweep first")

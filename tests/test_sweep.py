@@ -69,12 +69,29 @@ def test_a_folder_of_another_config_is_refused_and_left_untouched(tmp_path):
     assert before == {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     table = pd.read_csv(folder / "results.csv")
     # correlation on the standard models, the bottleneck metric on the bottleneck ones
+    curves = {"epoch_train_accuracy", "epoch_test_accuracy"}
     assert table.groupby("architecture")["metric"].agg(set).to_dict() == {
-        "standard": {"accuracy", "correlation"}, "bottleneck": {"accuracy", "bottleneck"}}
-    assert len(table) == 2 * 2 * (1 + 4)  # 2 architectures x 2 levels x (accuracy + 2x2 table)
+        "standard": {"accuracy", "correlation", *curves}, "bottleneck": {"accuracy", "bottleneck", *curves}}
+    assert len(table) == 2 * 2 * (1 + 2 + 4)  # 2 architectures x 2 levels x (accuracy, 2 curves x 1 epoch, 2x2 table)
+    # the last epoch's test accuracy is the model's accuracy
+    last = table[table["metric"] == "epoch_test_accuracy"].set_index("job")
+    assert (last["epoch"] == 1).all()
+    final = table[table["metric"] == "accuracy"].set_index("job")
+    pd.testing.assert_series_equal(last["value"].sort_index(), final["value"].sort_index())
     provenance = json.loads((folder / "provenance.json").read_text())
     assert provenance["jobs_finished"] == provenance["jobs_total"] == 4
     assert set(provenance) >= {"config", "git_commit", "versions", "machine", "job_seconds"}
+
+
+def test_a_table_from_before_the_epoch_rows_still_reads(tmp_path):
+    from modlib.sweep import COLUMNS, read_table
+
+    path = tmp_path / "old.csv"
+    path.write_text("architecture,n_hidden,k,p,q,seed,metric,module,subtask,value,job,job_seconds\n"
+                    "standard,100,1,0.0001,0.49,0,correlation,0,1,0.5,standard-k00001-s00,3.0\n")
+    table = read_table(path)
+    assert list(table.columns) == COLUMNS
+    assert table["epoch"].isna().all() and table["subtask"].tolist() == [1]
 
 
 def sweep_command(results, *extra):
@@ -83,7 +100,7 @@ def sweep_command(results, *extra):
 
 def comparable(folder):
     table = pd.read_csv(folder / "results.csv")
-    return table.drop(columns=["job_seconds"]).sort_values(["job", "metric", "module", "subtask"]).reset_index(drop=True)
+    return table.drop(columns=["job_seconds"]).sort_values(["job", "metric", "module", "subtask", "epoch"]).reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
