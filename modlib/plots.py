@@ -11,7 +11,7 @@ import torch
 
 from modlib.metrics import METRICS
 from modlib.structure import q_closed_form
-from modlib.sweep import load_results, specialization_frame
+from modlib.sweep import learning_curves, load_results, specialization_frame
 from modlib.task import parity_difference, parity_target
 
 
@@ -106,6 +106,29 @@ def main_figure(table):
     ax_p.legend(title="measure", loc="upper right")
     fig.suptitle("Functional specialization against structural modularity (mean, 95% interval over seeds)",
                  fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def learning_curve_figure(table, curve: str = "test_accuracy"):
+    """Mean accuracy after each epoch, a line per level k (colour: log p), a panel per architecture."""
+    curves = learning_curves(table, curve)
+    architectures = curves.index.unique("architecture")
+    fig, axes = plt.subplots(1, len(architectures), figsize=(5.2 * len(architectures), 3.8), sharey=True,
+                             squeeze=False)
+    levels = curves.index.unique("k")
+    colors = plt.get_cmap("viridis")(np.linspace(0, 1, len(levels)))
+    for ax, arch in zip(axes[0], architectures):
+        for k, color in zip(levels, colors):
+            if (arch, k) in curves.index:
+                row = curves.loc[(arch, k)].dropna()
+                ax.plot(row.index, row.to_numpy(), "o-", ms=3, color=color, label=f"k = {k}")
+        ax.axhline(0.9, color="grey", ls="--", lw=0.8)
+        ax.set_title(f"{arch} architecture")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel(f"{curve.replace('_', ' ')} (mean over seeds)")
+    axes[0, -1].legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return fig
 

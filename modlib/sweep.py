@@ -353,6 +353,18 @@ def level_means(table: pd.DataFrame) -> pd.DataFrame:
     return specialization_frame(table).groupby(["p", "metric"])["spec"].mean().unstack("metric")
 
 
+def learning_curves(table: pd.DataFrame, curve: str = "test_accuracy") -> pd.DataFrame:
+    """Mean accuracy over seeds after each epoch: rows (architecture, k), columns epoch.
+    ``curve`` is "test_accuracy" or "train_accuracy" (the running mean over the epoch's batches)."""
+    if curve not in CURVES:
+        raise ValueError(f"curve must be one of {CURVES}, got {curve!r}")
+    rows = table[table["metric"] == f"epoch_{curve}"]
+    if rows.empty:
+        raise ValueError("this table has no per-epoch rows (stored before they were recorded): "
+                         "rerun its sweep with --fresh")
+    return rows.pivot_table(index=["architecture", "k"], columns="epoch", values="value", aggfunc="mean")
+
+
 def onset_p(curve: pd.Series, fraction: float = 0.25) -> float:
     """The largest p at which specialization exceeds its dense-end value by ``fraction`` of
     its full rise: where the curve "starts to rise" when read from dense to sparse."""

@@ -1,0 +1,54 @@
+import matplotlib
+import pandas as pd
+import pytest
+
+from modlib.plots import accuracy_figure, learning_curve_figure
+from modlib.sweep import COLUMNS, learning_curves
+
+matplotlib.use("Agg")
+
+
+def curve_table(epochs=3):
+    """Two architectures x two levels x two seeds; test accuracy after epoch e is 0.1 * e + 0.01 * seed."""
+    rows = []
+    for arch in ("standard", "bottleneck"):
+        for k in (1, 100):
+            for seed in (0, 1):
+                base = dict(architecture=arch, n_hidden=10, k=k, p=k / 100, q=0.0, seed=seed, job=f"{arch}-{k}-{seed}")
+                for e in range(1, epochs + 1):
+                    rows.append(dict(base, metric="epoch_test_accuracy", epoch=e, value=0.1 * e + 0.01 * seed))
+                    rows.append(dict(base, metric="epoch_train_accuracy", epoch=e, value=0.5))
+                rows.append(dict(base, metric="accuracy", value=0.1 * epochs + 0.01 * seed))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def test_learning_curves_average_over_seeds_per_epoch():
+    curves = learning_curves(curve_table())
+    assert list(curves.columns) == [1, 2, 3]
+    assert curves.shape == (4, 3)
+    assert curves.loc[("standard", 100), 2] == pytest.approx(0.205)
+    assert (learning_curves(curve_table(), "train_accuracy") == 0.5).all().all()
+
+
+def test_learning_curves_refuse_unknown_curves_and_old_tables():
+    with pytest.raises(ValueError, match="curve must be one of"):
+        learning_curves(curve_table(), "loss")
+    old = curve_table()
+    with pytest.raises(ValueError, match="rerun its sweep with --fresh"):
+        learning_curves(old[old["metric"] == "accuracy"])
+
+
+def test_learning_curve_figure_draws_a_line_per_level_and_architecture():
+    fig = learning_curve_figure(curve_table())
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["bottleneck architecture", "standard architecture"]
+    for ax in axes:
+        levels = [line for line in ax.lines if line.get_label().startswith("k = ")]
+        assert len(levels) == 2
+        assert list(levels[0].get_xdata()) == [1, 2, 3]
+
+
+def test_accuracy_figure_has_a_band_per_architecture():
+    fig = accuracy_figure(curve_table())
+    labels = [line.get_label() for line in fig.axes[0].lines]
+    assert "standard architecture" in labels and "bottleneck architecture" in labels
