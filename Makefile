@@ -34,6 +34,7 @@ chromium:
 VARIANTS := text absmax before equation noexclude deepr-lr
 reproduce: data
 	$(PY) -m modlib sweep --preset paper --fresh
+	$(PY) -m modlib sweep --preset long --fresh
 	for v in $(VARIANTS); do $(PY) -m modlib sweep --preset variant-$$v --fresh || exit 1; done
 	$(PY) -m modlib figures --preset paper --readme
 	$(MAKE) book
