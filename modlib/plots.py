@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import FuncFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 import numpy as np
 import torch
 
@@ -126,6 +126,7 @@ def learning_curve_figure(table, curve: str = "test_accuracy"):
         ax.axhline(0.9, color="grey", ls="--", lw=0.8)
         ax.set_title(f"{arch} architecture")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel(f"{curve.replace('_', ' ')} (mean over seeds)")
     axes[0, -1].legend(fontsize=8, ncol=2)
