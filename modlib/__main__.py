@@ -78,7 +78,7 @@ def cmd_sweep(args):
                      epochs=args.epochs, device=args.device, train_images=args.train_images,
                      test_images=args.test_images,
                      architectures=tuple(args.architectures.split(",")) if args.architectures else None,
-                     metrics=tuple(args.metrics.split(",")) if args.metrics else None)
+                     metrics=None if args.metrics is None else tuple(m for m in args.metrics.split(",") if m))
     cfg = config_with_overrides(args.preset, **overrides)
     if args.show:
         for key, value in cfg.to_dict().items():
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, help="seeds per level")
     p.add_argument("--epochs", type=int, help="training epochs (default: the paper's)")
     p.add_argument("--architectures", help="comma-separated: standard,bottleneck")
-    p.add_argument("--metrics", help="comma-separated among " + ",".join(METRICS))
+    p.add_argument("--metrics", help="comma-separated among " + ",".join(METRICS) + '; "" for none (training only)')
     p.add_argument("--train-images", type=int)
     p.add_argument("--test-images", type=int)
     p.add_argument("--device", help="cpu or cuda")

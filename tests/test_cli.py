@@ -25,6 +25,12 @@ def test_bad_input_gives_one_line_error_and_nonzero_exit(args, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_an_empty_metric_list_means_training_only():
+    result = cli("sweep", "--preset", "smoke", "--name", "x", "--metrics", "", "--show")
+    assert result.returncode == 0
+    assert "metrics: []" in result.stdout
+
+
 def test_paper_preset_is_printable():
     result = cli("sweep", "--preset", "paper", "--show")
     assert result.returncode == 0
