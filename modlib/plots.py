@@ -177,17 +177,23 @@ def raw_metrics_figure(table):
     return fig
 
 
-FIGURES = {"main": main_figure, "accuracy": accuracy_figure, "raw_metrics": raw_metrics_figure}
+# name: (figure, the rows it needs: any of these metrics)
+FIGURES = {"main": (main_figure, METRICS), "accuracy": (accuracy_figure, ("accuracy",)),
+           "learning_curves": (learning_curve_figure, ("epoch_test_accuracy",)),
+           "raw_metrics": (raw_metrics_figure, METRICS)}
 
 
 def write_figures(name: str, results="results", readme: bool = False) -> list:
-    """Write every figure of a stored sweep as PNG and SVG into ``results/<name>/figures``.
+    """Write every figure of a stored sweep as PNG and SVG into ``results/<name>/figures``,
+    leaving out those whose rows it lacks (a sweep without metrics has no specialization).
     With ``readme``, also refresh the one committed figure, ``results/<name>/main_figure.png``."""
     table = load_results(name, results)
     folder = Path(results) / name / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for fig_name, make in FIGURES.items():
+    for fig_name, (make, needs) in FIGURES.items():
+        if not table["metric"].isin(needs).any():
+            continue
         fig = make(table)
         for ext in ("png", "svg"):
             fig.savefig(folder / f"{fig_name}.{ext}", dpi=120)

@@ -52,3 +52,12 @@ def test_accuracy_figure_has_a_band_per_architecture():
     fig = accuracy_figure(curve_table())
     labels = [line.get_label() for line in fig.axes[0].lines]
     assert "standard architecture" in labels and "bottleneck architecture" in labels
+
+
+def test_figures_of_a_sweep_without_metrics_leave_out_the_specialization_ones(tmp_path):
+    from modlib.plots import write_figures
+
+    (tmp_path / "curves").mkdir()
+    curve_table().to_csv(tmp_path / "curves" / "results.csv", index=False)
+    written = {path.name for path in write_figures("curves", tmp_path)}
+    assert written == {f"{name}.{ext}" for name in ("accuracy", "learning_curves") for ext in ("png", "svg")}
