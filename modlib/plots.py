@@ -178,7 +178,7 @@ def raw_metrics_figure(table):
 
 
 # name: (figure, the rows it needs: any of these metrics)
-FIGURES = {"main": (main_figure, METRICS), "accuracy": (accuracy_figure, ("accuracy",)),
+FIGURES = {"main": (main_figure, tuple(MEASURES)), "accuracy": (accuracy_figure, ("accuracy",)),
            "learning_curves": (learning_curve_figure, ("epoch_test_accuracy",)),
            "raw_metrics": (raw_metrics_figure, METRICS)}
 

@@ -61,3 +61,14 @@ def test_figures_of_a_sweep_without_metrics_leave_out_the_specialization_ones(tm
     curve_table().to_csv(tmp_path / "curves" / "results.csv", index=False)
     written = {path.name for path in write_figures("curves", tmp_path)}
     assert written == {f"{name}.{ext}" for name in ("accuracy", "learning_curves") for ext in ("png", "svg")}
+
+
+def test_the_main_figure_needs_one_of_its_three_measures_not_just_cka(tmp_path):
+    from modlib.plots import write_figures
+
+    table = curve_table()
+    cka = table[table["metric"] == "accuracy"].assign(metric="cka", module=0, subtask=0, value=0.5)
+    (tmp_path / "cka").mkdir()
+    pd.concat([table, cka]).to_csv(tmp_path / "cka" / "results.csv", index=False)
+    written = {path.stem for path in write_figures("cka", tmp_path)}
+    assert written == {"accuracy", "learning_curves", "raw_metrics"}
