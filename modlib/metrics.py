@@ -19,7 +19,8 @@ from tqdm import tqdm
 from modlib.model import INIT_BOUND, ModularRNN
 from modlib.train import TEST_PAIR_SEED, Split, TrainConfig, outputs_in_batches
 
-METRICS = ("bottleneck", "weight_mask", "correlation", "cka")
+MEASURES = ("bottleneck", "weight_mask", "correlation")  # the paper's three measures of specialization
+METRICS = (*MEASURES, "cka")  # and CKA, from its appendix
 
 
 def specialization(table) -> np.ndarray:

@@ -9,7 +9,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 import numpy as np
 import torch
 
-from modlib.metrics import METRICS
+from modlib.metrics import MEASURES, METRICS
 from modlib.structure import q_closed_form
 from modlib.sweep import learning_curves, load_results, specialization_frame
 from modlib.task import parity_difference, parity_target
@@ -50,7 +50,8 @@ def combination_table(valid: np.ndarray, parity: np.ndarray):
 
 # --- Figures of a sweep, from its stored table alone -------------------------------------
 
-MEASURES = {"bottleneck": "bottleneck", "weight_mask": "weight mask", "correlation": "correlation"}
+LABELS = {"bottleneck": "bottleneck", "weight_mask": "weight mask", "correlation": "correlation",
+          "cka": "CKA (appendix)"}
 COLORS = {"bottleneck": "tab:blue", "weight_mask": "tab:orange", "correlation": "tab:green", "cka": "tab:purple"}
 
 
@@ -85,12 +86,12 @@ def main_figure(table):
     """Specialization of the three measures against p (log axis, Q on top) and against Q."""
     spec = specialization_frame(table)
     fig, (ax_p, ax_q) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    for metric, label in MEASURES.items():
+    for metric in MEASURES:
         rows = spec[spec["metric"] == metric]
         if rows.empty:
             continue
         for ax, x in ((ax_p, "p"), (ax_q, "q")):
-            draw_band(ax, *summary(rows, x, "spec"), label, COLORS[metric])
+            draw_band(ax, *summary(rows, x, "spec"), LABELS[metric], COLORS[metric])
     ax_p.set_xscale("log")
     ax_p.set_xlabel("fraction of interconnections p (log scale)")
     ax_p.set_ylabel("specialization $\\mathcal{M}_{spec}$ (mean of both modules)")
@@ -168,7 +169,7 @@ def raw_metrics_figure(table):
                                   (False, "tab:gray", "other digit, $\\mathcal{M}(n,1-n)$")):
             draw_band(ax, *summary(rows[rows["own"] == own], "p", "value"), label, color)
         ax.set_xscale("log")
-        ax.set_title(MEASURES.get(metric, "CKA (appendix)"))
+        ax.set_title(LABELS[metric])
         ax.set_xlabel("p (log scale)")
         ax.set_ylabel(labels[metric])
         ax.grid(alpha=0.3)
@@ -178,7 +179,7 @@ def raw_metrics_figure(table):
 
 
 # name: (figure, the rows it needs: any of these metrics)
-FIGURES = {"main": (main_figure, tuple(MEASURES)), "accuracy": (accuracy_figure, ("accuracy",)),
+FIGURES = {"main": (main_figure, MEASURES), "accuracy": (accuracy_figure, ("accuracy",)),
            "learning_curves": (learning_curve_figure, ("epoch_test_accuracy",)),
            "raw_metrics": (raw_metrics_figure, METRICS)}
 

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from modlib.bench import flops_per_pair, matmul_throughput
 from modlib.data import write_atomic
-from modlib.metrics import METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics, specialization
+from modlib.metrics import MEASURES, METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics, specialization
 from modlib.model import ModelConfig
 from modlib.structure import model_q
 from modlib.train import TrainConfig, train_model
@@ -391,7 +391,7 @@ def claims(table: pd.DataFrame) -> pd.DataFrame:
     full rise; (e) every model at or above 0.90 test accuracy ("partly" if the median is).
     """
     means = level_means(table)
-    curves = {m: means[m].dropna().sort_index() for m in ("bottleneck", "weight_mask", "correlation") if m in means}
+    curves = {m: means[m].dropna().sort_index() for m in MEASURES if m in means}
     rows = []
     for metric, curve in curves.items():
         rank = curve.rank().corr(pd.Series(-np.log(curve.index.to_numpy(float)), index=curve.index).rank())
