@@ -8,7 +8,7 @@ one for the state gradient and one for the weight gradient; readouts likewise.
 Element-wise work (tanh, optimisers, Deep-R) is not counted: it is the overhead.
 The floor is FLOPs / throughput, with the throughput measured in the same process on the
 same products, so that a busy machine moves both numbers together. One more epoch is
-timed phase by phase (batch, forward, backward, Adadelta, Deep-R) to show where the time
+timed phase by phase (batch, loss and gradients, Adadelta, Deep-R) to show where the time
 beyond the products goes.
 """
 

@@ -75,37 +75,49 @@ class Output(NamedTuple):
     bottleneck: torch.Tensor | None  # [B, 2, bottleneck] b^(n), when present
 
 
-class Recurrence(torch.autograd.Function):
-    """``h_t = tanh(drive + h_{t-1} W^T)`` for T steps from ``h_0 = 0``, returning ``h_T``.
+def recurrence(drive: torch.Tensor, w: torch.Tensor, n_steps: int) -> torch.Tensor:
+    """Every state ``[T, B, 2N]`` of ``h_t = tanh(drive + h_{t-1} W^T)`` from ``h_0 = 0``;
+    ``drive`` ``[B, 2N]`` is the input term plus biases, ``w`` ``[2N, 2N]``."""
+    hs = torch.empty((n_steps, *drive.shape), dtype=drive.dtype, device=drive.device)
+    torch.tanh(drive, out=hs[0])
+    wt = w.t()
+    for t in range(1, n_steps):
+        torch.addmm(drive, hs[t - 1], wt, out=hs[t]).tanh_()
+    return hs
 
-    A hand-written backward: autograd's per-step bookkeeping costs more than the matmuls
-    at these sizes, and the weight gradient of all steps is one product instead of T - 1.
-    """
+
+def recurrence_backward(hs: torch.Tensor, w: torch.Tensor, grad_h: torch.Tensor):
+    """Back-propagation through time from the gradient at ``h_T``: returns the gradients of
+    ``drive`` and ``w``, the latter as one product over all steps instead of T - 1."""
+    dz = torch.empty_like(hs)  # gradient at each step's pre-activation
+    dh = grad_h
+    for t in range(len(hs) - 1, -1, -1):
+        torch.addcmul(dh, dh * hs[t], hs[t], value=-1, out=dz[t])  # dh * (1 - h^2)
+        if t > 0:
+            dh = dz[t] @ w
+    width = hs.shape[-1]
+    d_w = dz[1:].reshape(-1, width).t() @ hs[:-1].reshape(-1, width)
+    return dz.sum(0), d_w
+
+
+class Recurrence(torch.autograd.Function):
+    """``h_T`` of `recurrence`, with a hand-written backward: autograd's per-step
+    bookkeeping costs more than the matmuls at these sizes."""
 
     @staticmethod
     def forward(ctx, drive: torch.Tensor, w: torch.Tensor, n_steps: int) -> torch.Tensor:
-        """``drive`` ``[B, 2N]`` (input term plus biases), ``w`` ``[2N, 2N]``; returns ``h_T``."""
-        hs = torch.empty((n_steps, *drive.shape), dtype=drive.dtype, device=drive.device)
-        torch.tanh(drive, out=hs[0])
-        wt = w.t()
-        for t in range(1, n_steps):
-            torch.addmm(drive, hs[t - 1], wt, out=hs[t]).tanh_()
+        hs = recurrence(drive, w, n_steps)
         ctx.save_for_backward(hs, w)
         return hs[-1].clone()
 
     @staticmethod
     def backward(ctx, grad_h: torch.Tensor):
-        """Back-propagation through time, with one product for the weight gradient."""
-        hs, w = ctx.saved_tensors
-        dz = torch.empty_like(hs)  # gradient at each step's pre-activation
-        dh = grad_h
-        for t in range(len(hs) - 1, -1, -1):
-            torch.addcmul(dh, dh * hs[t], hs[t], value=-1, out=dz[t])  # dh * (1 - h^2)
-            if t > 0:
-                dh = dz[t] @ w
-        width = hs.shape[-1]
-        d_w = dz[1:].reshape(-1, width).t() @ hs[:-1].reshape(-1, width)
-        return dz.sum(0), d_w, None
+        return *recurrence_backward(*ctx.saved_tensors, grad_h), None
+
+
+def linear(inp: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-module affine map: ``inp`` ``[B, 2, in]``, ``w`` ``[2, out, in]``, ``b`` ``[2, out]``."""
+    return torch.einsum("bmi,moi->bmo", inp, w) + b
 
 
 def uniform(generator: torch.Generator | None, *shape) -> nn.Parameter:
@@ -159,24 +171,43 @@ class ModularRNN(nn.Module):
         bottom = torch.cat([c01, self.w_hh[1]], dim=1)
         return torch.cat([top, bottom], dim=0)
 
+    def recurrent_matrix_gradients(self, d_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gradients of ``w_hh`` and ``theta`` from the gradient ``d_w`` of `recurrent_matrix`
+        (used by hand-written back-propagation; ``tests/test_model.py`` checks it against autograd)."""
+        n = self.config.n_hidden
+        d_w_hh = torch.stack([d_w[:n, :n], d_w[n:, n:]])
+        d_c = torch.stack([d_w[n:, :n], d_w[:n, n:]])  # d_c[d]: from module d to module 1 - d
+        if self.config.message == "before":  # block = w_hh[1 - d] @ c[d]
+            with torch.no_grad():
+                c, w_hh = self.interconnections(), self.w_hh.flip(0)
+            d_w_hh += (d_c @ c.transpose(1, 2)).flip(0)
+            d_c = w_hh.transpose(1, 2) @ d_c
+        return d_w_hh, d_c.mul_(self.sign).mul_(self.theta.detach() > 0)
+
+    def input_drive(self, x: torch.Tensor) -> torch.Tensor:
+        """The input term plus both biases, ``[B, 2N]``, for inputs ``x`` ``[B, 2, n_inputs]``.
+        The image is the same at every step, so it is projected once, for both modules at once."""
+        drive = torch.baddbmm((self.b_ih + self.b_hh).unsqueeze(1), x.transpose(0, 1), self.w_ih)
+        return drive.transpose(0, 1).reshape(len(x), -1)
+
     def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
         """Last hidden states ``[B, 2, N]`` for inputs ``x`` of shape ``[B, 2, n_inputs]``."""
-        batch, n = x.shape[0], self.config.n_hidden
-        # The image is the same at every step: project it once, for both modules at once.
-        drive = torch.baddbmm((self.b_ih + self.b_hh).unsqueeze(1), x.transpose(0, 1), self.w_ih)
-        drive = drive.transpose(0, 1).reshape(batch, 2 * n)
-        h = Recurrence.apply(drive, self.recurrent_matrix(), self.config.n_steps)
-        return h.view(batch, 2, n)
+        h = Recurrence.apply(self.input_drive(x), self.recurrent_matrix(), self.config.n_steps)
+        return h.view(len(x), 2, self.config.n_hidden)
+
+    def readout_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The per-module linear maps from ``h_T`` to the readout, ``(weight [2, out, in], bias [2, out])``:
+        through the bottleneck when there is one."""
+        if self.config.bottleneck:
+            return [(self.w_hb, self.b_hb), (self.w_br, self.b_br)]
+        return [(self.w_hr, self.b_hr)]
 
     def readout(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Per-module readouts ``[B, 2, classes]`` (and bottleneck states) from ``h_T``."""
-        def linear(inp, w, b):
-            return torch.einsum("bmi,moi->bmo", inp, w) + b
-
-        if self.config.bottleneck:
-            b = linear(hidden, self.w_hb, self.b_hb)
-            return linear(b, self.w_br, self.b_br), b
-        return linear(hidden, self.w_hr, self.b_hr), None
+        states = [hidden]
+        for w, b in self.readout_layers():
+            states.append(linear(states[-1], w, b))
+        return states[-1], (states[1] if self.config.bottleneck else None)
 
     def decide(self, readouts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Competitive max: the module whose readout has the largest value decides."""

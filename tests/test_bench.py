@@ -41,5 +41,5 @@ def test_epoch_timing_reports_every_phase_of_a_step():
 
     seconds, n_pairs, phases = seconds_per_epoch(ModelConfig(n_connections=10), TrainConfig(train_images=1500),
                                                  epochs=1)
-    assert list(phases) == ["batch", "forward", "backward", "Adadelta", "Deep-R"]
+    assert list(phases) == ["batch", "gradients", "Adadelta", "Deep-R"]
     assert all(s > 0 for s in phases.values()) and seconds > 0 and n_pairs > 1000

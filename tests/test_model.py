@@ -37,6 +37,16 @@ def test_recurrence_gradient_is_exact():
     assert torch.autograd.gradcheck(lambda d, m: Recurrence.apply(d, m, 5), (drive, w))
 
 
+@pytest.mark.parametrize("message", ["after", "before"])
+def test_recurrent_matrix_gradients_are_autograds(message):
+    model = ModularRNN(n_hidden=6, n_connections=10, n_inputs=4, message=message, seed=2).double()
+    d_w = torch.randn(12, 12, dtype=torch.float64)
+    expected = torch.autograd.grad(model.recurrent_matrix(), (model.w_hh, model.theta), d_w)
+    for got, want in zip(model.recurrent_matrix_gradients(d_w), expected):
+        assert torch.allclose(got, want, rtol=0, atol=1e-14)
+    assert not expected[1][model.theta <= 0].any()  # dormant connections get no gradient
+
+
 def test_modules_cannot_talk_without_interconnections():
     model = ModularRNN(n_hidden=10, n_connections=3, n_inputs=12, seed=0)
     with torch.no_grad():

@@ -1,3 +1,4 @@
+import itertools
 import json
 
 import pytest
@@ -5,7 +6,8 @@ import torch
 
 from modlib import train as train_mod
 from modlib.model import ModelConfig
-from modlib.train import TrainConfig, load_run, save_run, train_model
+from modlib.model import ModularRNN
+from modlib.train import TrainConfig, load_run, loss_and_gradients, save_run, train_model
 
 from tests.conftest import needs_mnist
 
@@ -34,7 +36,7 @@ def test_loss_decreases_and_record_is_complete():
 
 @needs_mnist
 def test_non_finite_loss_stops_with_the_step(monkeypatch):
-    real = train_mod.F.cross_entropy
+    real = train_mod.F.nll_loss
     calls = {"n": 0}
 
     def poisoned(*args, **kwargs):
@@ -42,7 +44,7 @@ def test_non_finite_loss_stops_with_the_step(monkeypatch):
         loss = real(*args, **kwargs)
         return loss * float("nan") if calls["n"] == 3 else loss
 
-    monkeypatch.setattr(train_mod.F, "cross_entropy", poisoned)
+    monkeypatch.setattr(train_mod.F, "nll_loss", poisoned)
     with pytest.raises(FloatingPointError, match="epoch 1, step 3"):
         train_model(ModelConfig(n_connections=5), QUICK, progress=False)
 
@@ -90,3 +92,21 @@ def test_flat_adadelta_matches_torch_adadelta_exactly():
     for (name, a), b in zip(ours.module_parameters().items(), ref.module_parameters().values()):
         assert torch.equal(a, b), name
     assert not torch.equal(ours.w_ih, ModularRNN(10, 3, seed=1, n_inputs=20).w_ih)  # it did train
+
+
+@pytest.mark.parametrize("bottleneck, decision, message",
+                         list(itertools.product([None, 5], ["max", "absmax"], ["after", "before"])))
+def test_hand_written_gradients_are_autograds(bottleneck, decision, message):
+    model = ModularRNN(n_hidden=8, n_connections=20, n_inputs=12, bottleneck=bottleneck,
+                       decision=decision, message=message, seed=1).double()
+    x, target = torch.rand(16, 2, 12, dtype=torch.float64), torch.randint(0, 10, (16,))
+    loss = torch.nn.functional.cross_entropy(model(x).decided, target)
+    loss.backward()
+    expected = {name: p.grad.clone() for name, p in model.named_parameters()}
+    for p in model.parameters():  # written over, not added to
+        p.grad.fill_(123.0)
+    hand_loss, decided = loss_and_gradients(model, x, target)
+    assert torch.allclose(hand_loss, loss.detach(), rtol=0, atol=1e-14)
+    assert torch.equal(decided, model(x).decided.detach())
+    for name, p in model.named_parameters():
+        assert torch.allclose(p.grad, expected[name], rtol=0, atol=1e-14), name
