@@ -85,7 +85,8 @@ class DeepR:
         """One update after ``backward()``; returns how many connections were rewired."""
         cfg = self.config
         if self.theta.grad is None:
-            raise RuntimeError("DeepR.step() needs gradients: call loss.backward() first")
+            raise RuntimeError("DeepR.step() needs gradients: call loss.backward() or "
+                               "modlib.train.loss_and_gradients() first")
         flat = self.theta.view(2, -1)
         grad = self.theta.grad.view(2, -1).gather(1, self.index)
         b1, b2 = cfg.betas
@@ -97,9 +98,8 @@ class DeepR:
         self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
         c1, c2 = self.corrections[:, self.steps]
         update = cfg.lr * (self.m / c1) / ((self.v / c2).sqrt() + cfg.eps)
-        if self.noise_std > 0:  # drawn for all N^2 entries, so the random stream ignores the active set
-            noise = torch.randn(flat.shape, generator=self.generator, device=flat.device)
-            update -= self.noise_std * noise.gather(1, self.index)
+        if self.noise_std > 0:  # dormant entries do not move, so only the k active ones draw noise
+            update -= self.noise_std * torch.randn(self.m.shape, generator=self.generator, device=flat.device)
         value = flat.gather(1, self.index) - update
         died = value <= 0
         flat.scatter_(1, self.index, value.masked_fill_(died, 0.0))
