@@ -79,11 +79,17 @@ def recurrence(drive: torch.Tensor, w: torch.Tensor, n_steps: int) -> torch.Tens
     """Every state ``[T, B, 2N]`` of ``h_t = tanh(drive + h_{t-1} W^T)`` from ``h_0 = 0``;
     ``drive`` ``[B, 2N]`` is the input term plus biases, ``w`` ``[2N, 2N]``."""
     hs = torch.empty((n_steps, *drive.shape), dtype=drive.dtype, device=drive.device)
-    torch.tanh(drive, out=hs[0])
+    tanh_(hs[0].copy_(drive))
     wt = w.t()
     for t in range(1, n_steps):
-        torch.addmm(drive, hs[t - 1], wt, out=hs[t]).tanh_()
+        tanh_(torch.addmm(drive, hs[t - 1], wt, out=hs[t]))
     return hs
+
+
+def tanh_(z: torch.Tensor) -> torch.Tensor:
+    """``tanh`` in place, as ``2 sigmoid(2z) - 1``: on the CPU, ATen's float tanh takes twice
+    as long as these four passes (absolute error below 2e-7 either way)."""
+    return z.mul_(2).sigmoid_().mul_(2).sub_(1)
 
 
 def recurrence_backward(hs: torch.Tensor, w: torch.Tensor, grad_h: torch.Tensor):
