@@ -30,7 +30,7 @@ chromium:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-# Recompute every stored result from scratch (about an hour on 2 cores), then build.
+# Recompute every stored result from scratch (about 40 minutes on 2 cores), then build.
 VARIANTS := text absmax before equation noexclude deepr-lr
 reproduce: data
 	$(PY) -m modlib sweep --preset paper --fresh
