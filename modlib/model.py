@@ -112,12 +112,14 @@ class Recurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, drive: torch.Tensor, w: torch.Tensor, n_steps: int) -> torch.Tensor:
+        """``h_T`` ``[B, 2N]``; keeps every state for the backward pass."""
         hs = recurrence(drive, w, n_steps)
         ctx.save_for_backward(hs, w)
         return hs[-1].clone()
 
     @staticmethod
     def backward(ctx, grad_h: torch.Tensor):
+        """Gradients of ``drive`` and ``w`` (`recurrence_backward`)."""
         return *recurrence_backward(*ctx.saved_tensors, grad_h), None
 
 
