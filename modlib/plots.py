@@ -11,7 +11,7 @@ import torch
 
 from modlib.metrics import MEASURES, METRICS
 from modlib.structure import q_closed_form
-from modlib.sweep import learning_curves, load_results, specialization_frame
+from modlib.sweep import bootstrap_means, learning_curves, load_results, specialization_frame
 from modlib.task import parity_difference, parity_target
 
 
@@ -61,8 +61,7 @@ def mean_interval(values, n_boot: int = 2000, seed: int = 0) -> tuple[float, flo
     values = values[np.isfinite(values)]
     if len(values) < 2:
         return float(values.mean()) if len(values) else np.nan, np.nan, np.nan
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), (n_boot, len(values)))].mean(1)
+    means = bootstrap_means(values, n_boot, seed)
     return float(values.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 

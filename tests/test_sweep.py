@@ -6,11 +6,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from modlib.sweep import (PRESETS, SweepConfig, config_with_overrides, job_id, load_results, parse_shard,
-                          run_sweep, select_jobs)
+from modlib.sweep import (PRESETS, SweepConfig, bootstrap_onsets, claims, config_with_overrides, job_id,
+                          load_results, onset_p, onsets, parse_shard, run_sweep, select_jobs)
 
 from tests.conftest import needs_mnist
 
@@ -151,3 +152,49 @@ def test_commit_is_dirty_for_changed_code_but_not_for_changed_results(tmp_path, 
     assert not git_commit().endswith("-dirty")
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_commit().endswith("-dirty")
+
+
+def spec_table(spec_by_level: dict[float, list[float]], metric: str = "correlation") -> pd.DataFrame:
+    """Sweep rows whose per-model specialization is the given value per seed (own = 1 + s,
+    other = 1 - s in both modules)."""
+    rows = []
+    for p, specs in spec_by_level.items():
+        for seed, s in enumerate(specs):
+            for module in (0, 1):
+                for subtask in (0, 1):
+                    value = 1 + s if module == subtask else 1 - s
+                    rows.append(dict(architecture="standard", n_hidden=100, k=round(p * 10_000), p=p, q=0.0,
+                                     seed=seed, metric=metric, module=module, subtask=subtask, value=value))
+    return pd.DataFrame(rows)
+
+
+LEVELS = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+
+
+def test_onset_is_the_largest_p_risen_a_quarter_of_the_way():
+    curve = pd.Series([1.0, 0.5, 0.2, 0.0, 0.0], index=LEVELS)
+    assert onset_p(curve) == 1e-3  # 0.5 > 0.25 of the rise; 0.2 is not
+    assert onset_p(curve.iloc[::-1]) == 1e-3  # order of the index does not matter
+    assert np.isnan(onset_p(pd.Series(0.3, index=LEVELS)))  # a flat curve never rises
+    rows = np.array([[1.0, 0.5, 0.2, 0.0, 0.0], [1.0, 0.5, 0.3, 0.0, 0.0]])
+    assert onsets(np.array(LEVELS), rows).tolist() == [1e-3, 1e-2]
+
+
+def test_onsets_without_seed_noise_are_certain():
+    table = spec_table({p: [s] * 4 for p, s in zip(LEVELS, [1.0, 0.5, 0.2, 0.0, 0.0])})
+    assert (bootstrap_onsets(table, "correlation", resamples=50) == 1e-3).all()
+    verdicts = claims(table).set_index("claim")
+    assert verdicts.loc["b", "verdict"] == "reproduced"
+    assert "in 100% of seed resamples" in verdicts.loc["b", "we find"]
+
+
+def test_an_onset_on_the_edge_is_uncertain_and_resampling_is_reproducible():
+    # at p = 0.01 the seeds straddle the criterion (0.25 of the rise): 0.2 or 0.3
+    table = spec_table({1e-4: [1.0] * 4, 1e-3: [0.5] * 4, 1e-2: [0.2, 0.3, 0.2, 0.3],
+                        1e-1: [0.0] * 4, 1.0: [0.0] * 4})
+    first = bootstrap_onsets(table, "correlation", resamples=400, seed=1)
+    assert set(first.tolist()) == {1e-3, 1e-2}
+    assert 0.2 < (first <= 1e-3).mean() < 0.8
+    assert np.array_equal(first, bootstrap_onsets(table, "correlation", resamples=400, seed=1))
+    with pytest.raises(ValueError, match="no 'bottleneck' rows"):
+        bootstrap_onsets(table, "bottleneck")
