@@ -31,11 +31,12 @@ chromium:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 # Recompute every stored result from scratch (about 40 minutes on 2 cores), then build.
-VARIANTS := text absmax before equation noexclude deepr-lr
+# The variants are those of modlib.sweep.VARIANTS, read from there so that a new one is run too.
 reproduce: data
 	$(PY) -m modlib sweep --preset paper --fresh
 	$(PY) -m modlib sweep --preset long --fresh
-	for v in $(VARIANTS); do $(PY) -m modlib sweep --preset variant-$$v --fresh || exit 1; done
+	for v in $$($(PY) -c 'from modlib.sweep import VARIANTS; print(*VARIANTS)'); do \
+	  $(PY) -m modlib sweep --preset variant-$$v --fresh || exit 1; done
 	$(PY) -m modlib figures --preset paper --readme
 	$(MAKE) book
 
