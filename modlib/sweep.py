@@ -350,7 +350,12 @@ def specialization_frame(table: pd.DataFrame) -> pd.DataFrame:
 
 def level_means(table: pd.DataFrame) -> pd.DataFrame:
     """Mean specialization per metric (columns) and level p (rows)."""
-    return specialization_frame(table).groupby(["p", "metric"])["spec"].mean().unstack("metric")
+    return spec_level_means(specialization_frame(table))
+
+
+def spec_level_means(spec: pd.DataFrame) -> pd.DataFrame:
+    """`level_means` from a `specialization_frame` already computed."""
+    return spec.groupby(["p", "metric"])["spec"].mean().unstack("metric")
 
 
 def learning_curves(table: pd.DataFrame, curve: str = "test_accuracy") -> pd.DataFrame:
@@ -381,12 +386,12 @@ def onsets(p: np.ndarray, means: np.ndarray, fraction: float = 0.25) -> np.ndarr
     return np.where(np.isinf(largest), np.nan, largest)
 
 
-def bootstrap_onsets(table: pd.DataFrame, metric: str, resamples: int = 1000, seed: int = 0) -> np.ndarray:
+def bootstrap_onsets(spec: pd.DataFrame, metric: str, resamples: int = 1000, seed: int = 0) -> np.ndarray:
     """`onset_p` of ``metric``'s mean curve in ``resamples`` bootstrap resamples of the seeds
-    (drawn with replacement within each level): how firmly the sweep places an onset. A
+    (drawn with replacement within each level), from a sweep's `specialization_frame`
+    ``spec``: how firmly the sweep places an onset. A
     criterion that holds in nearly all or nearly none of them would stand on another draw of
     seeds; one that holds in about half, the sweep cannot decide."""
-    spec = specialization_frame(table)
     values = spec[spec["metric"] == metric].pivot_table(index="p", columns="seed", values="spec")
     if values.empty:
         raise ValueError(f"no {metric!r} rows in this table: run the sweep with that metric")
@@ -407,6 +412,10 @@ def spec_at(curve: pd.Series, p: float) -> float:
     return float(np.interp(np.log(p), np.log(curve.index.to_numpy(float)), curve.to_numpy(float)))
 
 
+LATE_ONSET = 0.01   # claim (b): bottleneck and correlation rise only at or below this p
+EARLY_ONSET = 0.046  # claim (c): the weight mask has risen by this p (the last level below 0.11)
+
+
 def claims(table: pd.DataFrame) -> pd.DataFrame:
     """The paper's claims (a)-(e) checked against a sweep, with the numbers behind each verdict.
 
@@ -419,7 +428,8 @@ def claims(table: pd.DataFrame) -> pd.DataFrame:
     Verdicts use the means over seeds; for each onset, the share of seed resamples in which
     its criterion holds (`bootstrap_onsets`) says how firm the verdict is.
     """
-    means = level_means(table)
+    spec = specialization_frame(table)
+    means = spec_level_means(spec)
     curves = {m: means[m].dropna().sort_index() for m in MEASURES if m in means}
     rows = []
     for metric, curve in curves.items():
@@ -430,19 +440,20 @@ def claims(table: pd.DataFrame) -> pd.DataFrame:
                      f"from {curve.iloc[-1]:.2f} at p=1 to {curve.iloc[0]:.2f} at p={curve.index[0]:g}; "
                      f"Spearman {rank:.2f}", verdict))
     onset = {m: onset_p(curve) for m, curve in curves.items()}
-    firm = {m: bootstrap_onsets(table, m) for m in curves}
+    firm = {m: bootstrap_onsets(spec, m) for m in curves}
     for metric in ("bottleneck", "correlation"):
         if metric in onset:
             rows.append(("b", f"{metric} rises only for p < 0.01 (Q > 0.49)",
-                         f"onset at p = {onset[metric]:g} (<= 0.01 in {(firm[metric] <= 0.01).mean():.0%} "
-                         f"of seed resamples)", "reproduced" if onset[metric] <= 0.01 else "not reproduced"))
+                         f"onset at p = {onset[metric]:g} (<= {LATE_ONSET} in "
+                         f"{(firm[metric] <= LATE_ONSET).mean():.0%} of seed resamples)",
+                         "reproduced" if onset[metric] <= LATE_ONSET else "not reproduced"))
     if "weight_mask" in onset:
         others = [onset[m] for m in ("bottleneck", "correlation") if m in onset]
         earlier = all(onset["weight_mask"] > o for o in others)
-        clear = onset["weight_mask"] >= 0.046
+        clear = onset["weight_mask"] >= EARLY_ONSET
         rows.append(("c", "weight mask rises earlier, clearly by p < 0.11 (Q > 0.4)",
-                     f"onset at p = {onset['weight_mask']:g} (>= 0.046 in {(firm['weight_mask'] >= 0.046).mean():.0%} "
-                     f"of seed resamples; others: {', '.join(f'{o:g}' for o in others)})",
+                     f"onset at p = {onset['weight_mask']:g} (>= {EARLY_ONSET} in "
+                     f"{(firm['weight_mask'] >= EARLY_ONSET).mean():.0%} of seed resamples; others: {', '.join(f'{o:g}' for o in others)})",
                      "reproduced" if earlier and clear else "partly" if earlier or clear else "not reproduced"))
     for metric, curve in curves.items():
         at_q = spec_at(curve, 0.176)

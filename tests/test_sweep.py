@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from modlib.sweep import (PRESETS, SweepConfig, bootstrap_onsets, claims, config_with_overrides, job_id,
-                          load_results, onset_p, onsets, parse_shard, run_sweep, select_jobs)
+                          load_results, onset_p, onsets, parse_shard, run_sweep, select_jobs,
+                          specialization_frame)
 
 from tests.conftest import needs_mnist
 
@@ -182,7 +183,7 @@ def test_onset_is_the_largest_p_risen_a_quarter_of_the_way():
 
 def test_onsets_without_seed_noise_are_certain():
     table = spec_table({p: [s] * 4 for p, s in zip(LEVELS, [1.0, 0.5, 0.2, 0.0, 0.0])})
-    assert (bootstrap_onsets(table, "correlation", resamples=50) == 1e-3).all()
+    assert (bootstrap_onsets(specialization_frame(table), "correlation", resamples=50) == 1e-3).all()
     verdicts = claims(table).set_index("claim")
     assert verdicts.loc["b", "verdict"] == "reproduced"
     assert "in 100% of seed resamples" in verdicts.loc["b", "we find"]
@@ -192,9 +193,10 @@ def test_an_onset_on_the_edge_is_uncertain_and_resampling_is_reproducible():
     # at p = 0.01 the seeds straddle the criterion (0.25 of the rise): 0.2 or 0.3
     table = spec_table({1e-4: [1.0] * 4, 1e-3: [0.5] * 4, 1e-2: [0.2, 0.3, 0.2, 0.3],
                         1e-1: [0.0] * 4, 1.0: [0.0] * 4})
-    first = bootstrap_onsets(table, "correlation", resamples=400, seed=1)
+    spec = specialization_frame(table)
+    first = bootstrap_onsets(spec, "correlation", resamples=400, seed=1)
     assert set(first.tolist()) == {1e-3, 1e-2}
     assert 0.2 < (first <= 1e-3).mean() < 0.8
-    assert np.array_equal(first, bootstrap_onsets(table, "correlation", resamples=400, seed=1))
+    assert np.array_equal(first, bootstrap_onsets(spec, "correlation", resamples=400, seed=1))
     with pytest.raises(ValueError, match="no 'bottleneck' rows"):
-        bootstrap_onsets(table, "bottleneck")
+        bootstrap_onsets(spec, "bottleneck")
