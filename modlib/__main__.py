@@ -89,7 +89,8 @@ def cmd_sweep(args):
     if cfg != PRESETS[args.preset] and args.name is None:
         raise ValueError(f"overriding the {args.preset!r} preset needs --name NAME, so that its results "
                          f"do not mix with results/{args.preset}")
-    folder = run_sweep(cfg, args.results, shard=args.shard, resume=args.resume, fresh=args.fresh)
+    folder = run_sweep(cfg, args.results, shard=args.shard, resume=args.resume, fresh=args.fresh,
+                       workers=args.workers)
     print(f"results in {folder / 'results.csv'}")
 
 
@@ -144,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="skip finished jobs")
     p.add_argument("--fresh", action="store_true", help="discard stored results of this sweep first")
     p.add_argument("--shard", default="0/1", help="i/n: run every n-th job starting at i")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes sharing the threads (2 on 2 cores: about 1.2x faster than 1)")
     p.add_argument("--results", default="results", help="results folder (default results/)")
     p.add_argument("--name", help="output folder name (needed when overriding a preset)")
     p.add_argument("--hidden", type=int, help="N, units per module")
@@ -155,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-images", type=int)
     p.add_argument("--test-images", type=int)
     p.add_argument("--device", help="cpu or cuda")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads, shared among the workers")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("figures", help="figures of a stored sweep")

@@ -135,6 +135,21 @@ def test_shards_merge_into_the_same_table(tmp_path, uninterrupted):
     pd.testing.assert_frame_equal(comparable(tmp_path / "smoke"), uninterrupted)
 
 
+@needs_mnist
+def test_workers_split_the_sweep_and_merge_into_the_same_table(tmp_path, uninterrupted):
+    subprocess.run(sweep_command(tmp_path, "--workers", "2"), check=True, cwd=ROOT, capture_output=True)
+    # one-thread workers may round float64 reductions differently (1e-11 seen): compare to 1e-5
+    pd.testing.assert_frame_equal(comparable(tmp_path / "smoke"), uninterrupted)
+    provenance = json.loads((tmp_path / "smoke" / "provenance.json").read_text())
+    assert len(provenance["shard_wall_seconds"]) == 2 and provenance["jobs_finished"] == 6
+
+
+def test_zero_workers_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match="--workers must be >= 1"):
+        run_sweep(TINY, tmp_path, workers=0)
+    assert not any(tmp_path.iterdir())
+
+
 def test_commit_is_dirty_for_changed_code_but_not_for_changed_results(tmp_path, monkeypatch):
     from modlib.sweep import git_commit
 
