@@ -32,11 +32,14 @@ chromium:
 
 # Recompute every stored result from scratch (about 40 minutes on 2 cores), then build.
 # The variants are those of modlib.sweep.VARIANTS, read from there so that a new one is run too.
+# WORKERS processes share the cores (sweep --workers): two one-thread workers beat one two-thread process.
+WORKERS ?= 2
+SWEEP := $(PY) -m modlib sweep --fresh --workers $(WORKERS)
 reproduce: data
-	$(PY) -m modlib sweep --preset paper --fresh
-	$(PY) -m modlib sweep --preset long --fresh
+	$(SWEEP) --preset paper
+	$(SWEEP) --preset long
 	for v in $$($(PY) -c 'from modlib.sweep import VARIANTS; print(*VARIANTS)'); do \
-	  $(PY) -m modlib sweep --preset variant-$$v --fresh || exit 1; done
+	  $(SWEEP) --preset variant-$$v || exit 1; done
 	$(PY) -m modlib figures --preset paper --readme
 	$(MAKE) book
 
