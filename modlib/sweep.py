@@ -17,6 +17,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields, replace
@@ -245,12 +246,25 @@ def run_workers(cfg: SweepConfig, results: str | Path, shard: tuple[int, int], w
     threads = max(1, torch.get_num_threads() // workers)
     # spawn, not fork: a forked child of a process that has started OpenMP threads can hang
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=torch.set_num_threads, initargs=(threads,)) as pool:
+                             initializer=start_worker, initargs=(threads, os.getpid())) as pool:
         runs = [pool.submit(run_sweep, cfg, results, f"{i + n * w}/{n * workers}", resume=True,
                             progress=progress, position=w) for w in range(workers)]
         for run in runs:
             run.result()  # re-raises a worker's error; finished jobs stay on disk either way
     return Path(results) / cfg.name
+
+
+def start_worker(threads: int, parent: int) -> None:
+    """Set a worker's threads, and end it when the sweep that started it is killed: a pool's
+    workers would otherwise go on training, orphaned, on the cores a rerun needs."""
+    torch.set_num_threads(threads)
+    threading.Thread(target=exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)  # jobs are written atomically, so at most the one in progress is lost
 
 
 def merge(folder: Path, cfg: SweepConfig, commit: str, shard_seconds: float = 0.0,

@@ -144,6 +144,30 @@ def test_workers_split_the_sweep_and_merge_into_the_same_table(tmp_path, uninter
     assert len(provenance["shard_wall_seconds"]) == 2 and provenance["jobs_finished"] == 6
 
 
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@needs_mnist
+def test_killing_a_sweep_ends_its_workers(tmp_path):
+    command = sweep_command(tmp_path, "--workers", "2", "--name", "slow", "--epochs", "3")
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    jobs, deadline = tmp_path / "slow" / "jobs", time.time() + 120
+    while time.time() < deadline and not list(jobs.glob("*.csv")):
+        time.sleep(0.05)
+    children = [int(pid) for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(children) >= 2 and len(list(jobs.glob("*.csv"))) < 6, "the kill should land mid-sweep"
+    deadline = time.time() + 10
+    while time.time() < deadline and any(map(alive, children)):
+        time.sleep(0.1)
+    assert not any(map(alive, children))
+
+
 def test_zero_workers_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(ValueError, match="--workers must be >= 1"):
         run_sweep(TINY, tmp_path, workers=0)
