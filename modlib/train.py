@@ -240,7 +240,8 @@ def train_epoch(model, dense, sparse, split: Split, pairs, cfg: TrainConfig, epo
 def train_model(model_cfg: ModelConfig, cfg: TrainConfig, progress: bool = True, on_step=None,
                 splits: tuple[Split, Split] | None = None):
     """Train one model from scratch. Returns ``(model, record)``; the record holds both
-    configs, per-epoch loss and accuracies, and timings. Same seed, same numbers.
+    configs, per-epoch loss and accuracies, and timings. Same seed and threads, same numbers
+    (one thread and two round some small products differently: chapter "Training", "Speed").
     ``splits``: the (train, test) splits already loaded for ``cfg``, to save reading MNIST again."""
     model, dense, sparse = new_model(model_cfg, cfg)
     train, test = splits or (Split.load("train", cfg.train_images, cfg.device),
@@ -264,6 +265,7 @@ def train_model(model_cfg: ModelConfig, cfg: TrainConfig, progress: bool = True,
         "history": history,
         "test_accuracy": history[-1]["test_accuracy"] if history else accuracy(model, test, test_pairs, cfg.rule),
         "seconds": time.perf_counter() - start,
+        "threads": torch.get_num_threads(),  # the numbers can depend on it (see above)
     }
     return model, record
 

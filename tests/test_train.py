@@ -30,7 +30,7 @@ def test_loss_decreases_and_record_is_complete():
     _, record = train_model(ModelConfig(n_connections=20), cfg, progress=False)
     losses = [h["loss"] for h in record["history"]]
     assert losses[1] < losses[0]
-    assert set(record) >= {"model", "train", "history", "test_accuracy", "seconds"}
+    assert set(record) >= {"model", "train", "history", "test_accuracy", "seconds", "threads"}
     assert 0.0 <= record["test_accuracy"] <= 1.0
 
 
