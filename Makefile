@@ -40,6 +40,7 @@ SWEEP := $(PY) -m modlib sweep --fresh --workers $(WORKERS) --threads $(WORKERS)
 reproduce: data
 	$(SWEEP) --preset paper
 	$(SWEEP) --preset long
+	$(SWEEP) --preset correlation-30
 	for v in $$($(PY) -c 'from modlib.sweep import VARIANTS; print(*VARIANTS)'); do \
 	  $(SWEEP) --preset variant-$$v || exit 1; done
 	$(PY) -m modlib figures --preset paper --readme
