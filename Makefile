@@ -30,7 +30,7 @@ chromium:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-# Recompute every stored result from scratch (about 35 minutes on 2 cores), then build.
+# Recompute every stored result from scratch (about an hour on 2 cores), then build.
 # The variants are those of modlib.sweep.VARIANTS, read from there so that a new one is run too.
 # WORKERS processes share the cores (sweep --workers): two one-thread workers beat one two-thread
 # process. Each gets one thread whatever WORKERS is, because the stored results were made so and
