@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="discard stored results of this sweep first")
     p.add_argument("--shard", default="0/1", help="i/n: run every n-th job starting at i")
     p.add_argument("--workers", type=int, default=1,
-                   help="processes sharing the threads (2 on 2 cores: about 1.2x faster than 1)")
+                   help="processes sharing the threads (2 on 2 cores: 15-30%% less time than 1)")
     p.add_argument("--results", default="results", help="results folder (default results/)")
     p.add_argument("--name", help="output folder name (needed when overriding a preset)")
     p.add_argument("--hidden", type=int, help="N, units per module")
