@@ -112,13 +112,18 @@ def uninterrupted(tmp_path_factory):
     return comparable(results / "smoke")
 
 
+def wait_for_job_files(jobs: Path, count: int, timeout: float = 120) -> None:
+    """Until a running sweep has written ``count`` job files (or ``timeout`` seconds pass)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and len(list(jobs.glob("*.csv"))) < count:
+        time.sleep(0.05)
+
+
 @needs_mnist
 def test_killed_sweep_resumes_to_the_same_table(tmp_path, uninterrupted):
     proc = subprocess.Popen(sweep_command(tmp_path), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     jobs = tmp_path / "smoke" / "jobs"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(jobs.glob("*.csv"))) < 2:
-        time.sleep(0.05)
+    wait_for_job_files(jobs, 2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     finished = len(list(jobs.glob("*.csv")))
@@ -155,9 +160,8 @@ def alive(pid: int) -> bool:
 def test_killing_a_sweep_ends_its_workers(tmp_path):
     command = sweep_command(tmp_path, "--workers", "2", "--name", "slow", "--epochs", "3")
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    jobs, deadline = tmp_path / "slow" / "jobs", time.time() + 120
-    while time.time() < deadline and not list(jobs.glob("*.csv")):
-        time.sleep(0.05)
+    jobs = tmp_path / "slow" / "jobs"
+    wait_for_job_files(jobs, 1)
     children = [int(pid) for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
