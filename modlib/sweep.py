@@ -223,7 +223,8 @@ def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / "config.json", json.dumps(cfg.to_dict(), indent=2).encode())
     if workers > 1:
-        return run_workers(cfg, results, (i, n), workers, progress)
+        run_workers(cfg, results, (i, n), workers, progress)
+        return folder
     commit = git_commit()  # the code that computes this run's jobs
     todo = select_jobs(cfg, (i, n), done=set(stored_rows(folder)["job"]))
     data = MetricData.load(cfg.train_config(0)) if todo else None
@@ -240,7 +241,7 @@ def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0
     return folder
 
 
-def run_workers(cfg: SweepConfig, results: str | Path, shard: tuple[int, int], workers: int, progress: bool) -> Path:
+def run_workers(cfg: SweepConfig, results: str | Path, shard: tuple[int, int], workers: int, progress: bool) -> None:
     """Shard ``i/n`` run by ``workers`` processes, which share this process's threads: worker
     w takes shard ``(i + n*w) / (n*workers)``. On 2 cores, two one-thread workers took 15-30%
     less time for a sweep than one two-thread process, because the element-wise work and
@@ -255,7 +256,6 @@ def run_workers(cfg: SweepConfig, results: str | Path, shard: tuple[int, int], w
                             progress=progress, position=w) for w in range(workers)]
         for run in runs:
             run.result()  # re-raises a worker's error; finished jobs stay on disk either way
-    return Path(results) / cfg.name
 
 
 def start_worker(threads: int, parent: int) -> None:
