@@ -86,9 +86,11 @@ def cmd_sweep(args):
         print(f"{'connections':>15}: {cfg.connections()}")
         print(f"{'jobs':>15}: {len(cfg.jobs())}")
         return
-    if cfg != PRESETS[args.preset] and args.name is None:
-        raise ValueError(f"overriding the {args.preset!r} preset needs --name NAME, so that its results "
-                         f"do not mix with results/{args.preset}")
+    preset = PRESETS[args.preset].to_dict()
+    changed = [f"{key}={value}" for key, value in cfg.to_dict().items() if value != preset[key]]
+    if changed and args.name is None:
+        raise ValueError(f"overriding the {args.preset!r} preset ({', '.join(changed)}) needs --name NAME, "
+                         f"so that its results do not mix with results/{args.preset}")
     folder = run_sweep(cfg, args.results, shard=args.shard, resume=args.resume, fresh=args.fresh,
                        workers=args.workers)
     print(f"results in {folder / 'results.csv'}")

@@ -4,7 +4,7 @@ from modlib.bench import flops_per_pair, run_benchmark
 from modlib.model import ModelConfig
 from modlib.train import TrainConfig
 
-from tests.conftest import needs_mnist
+from tests.conftest import DEVICES, needs_mnist
 
 
 def test_flop_count_of_the_paper_model():
@@ -16,9 +16,11 @@ def test_flop_count_of_the_paper_model():
 
 
 @needs_mnist
-def test_benchmark_runs_and_ends_with_the_ratio():
+@pytest.mark.parametrize("device", DEVICES)
+def test_benchmark_runs_and_ends_with_the_ratio(device):
     lines = []
-    ratio = run_benchmark(ModelConfig(n_connections=10), TrainConfig(train_images=1500), print_=lines.append)
+    ratio = run_benchmark(ModelConfig(n_connections=10), TrainConfig(train_images=1500, device=device),
+                          print_=lines.append)
     assert ratio > 0
     assert lines[-1].startswith("ratio measured / floor:")
     assert any("GFLOP/s" in line for line in lines)

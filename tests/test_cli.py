@@ -13,7 +13,8 @@ def cli(*args):
 
 @pytest.mark.parametrize("args, message", [
     (["sweep", "--preset", "nope"], "unknown preset 'nope'"),
-    (["sweep", "--preset", "paper", "--seeds", "3"], "needs --name"),
+    (["sweep", "--preset", "paper", "--seeds", "3"], "preset (seeds=3) needs --name"),
+    (["sweep", "--preset", "smoke", "--device", "cuda"], "preset (device=cuda) needs --name"),
     (["sweep", "--preset", "smoke", "--name", "x", "--levels", "0"], "levels must be >= 1"),
     (["train", "-k", "0", "--out", "unused"], "n_connections must be between 1"),
     (["metrics", "no/such/run"], "holds no run.json"),

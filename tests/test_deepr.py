@@ -5,7 +5,7 @@ from modlib.deepr import DeepR, DeepRConfig, deepr_lr, init_theta
 from modlib.model import ModelConfig
 from modlib.train import TrainConfig, train_model
 
-from tests.conftest import needs_mnist
+from tests.conftest import DEVICES, needs_mnist
 
 
 @pytest.mark.parametrize("k", [1, 37, 10000])
@@ -46,8 +46,9 @@ def test_dense_limit_reactivates_in_place():
 
 
 @needs_mnist
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("k", [1, 10000])
-def test_active_count_is_k_and_signs_fixed_after_every_step(k):
+def test_active_count_is_k_and_signs_fixed_after_every_step(k, device):
     seen = []
 
     def check(model, sparse, step):
@@ -63,7 +64,8 @@ def test_active_count_is_k_and_signs_fixed_after_every_step(k):
             assert sparse.index[d].sort().values.tolist() == active[d].flatten().nonzero()[:, 0].tolist()
         seen.append(step)
 
-    train_model(ModelConfig(n_connections=k), TrainConfig(epochs=1, train_images=3000, test_images=500),
+    train_model(ModelConfig(n_connections=k),
+                TrainConfig(epochs=1, train_images=3000, test_images=500, device=device),
                 progress=False, on_step=check)
     assert len(seen) > 5
 

@@ -7,7 +7,7 @@ from modlib.metrics import (MetricData, bottleneck_metric, cka, correlation_tabl
 from modlib.model import ModularRNN
 from modlib.train import TrainConfig
 
-from tests.conftest import needs_mnist
+from tests.conftest import DEVICES, needs_mnist
 
 
 def kornblith_demo_data():
@@ -97,22 +97,22 @@ def test_global_top_mask_keeps_exactly_q_of_all_scores():
     assert smallest_kept > largest_dropped
 
 
-@pytest.fixture(scope="module")
-def small_data():
-    return MetricData.load(TrainConfig(train_images=6000, test_images=2000))
+@pytest.fixture(scope="module", params=DEVICES)
+def small_data(request):
+    return MetricData.load(TrainConfig(train_images=6000, test_images=2000, device=request.param))
 
 
-def isolated(bottleneck=None, seed=0):
-    """A model whose modules cannot communicate: every interconnection dormant."""
+def isolated(data: MetricData, bottleneck=None, seed=0):
+    """A model whose modules cannot communicate (every interconnection dormant), on the data's device."""
     model = ModularRNN(n_connections=1, bottleneck=bottleneck, seed=seed)
     with torch.no_grad():
         model.theta.zero_()
-    return model
+    return model.to(data.test.x.device)
 
 
 @needs_mnist
 def test_isolated_modules_cannot_report_the_other_digit_through_the_bottleneck(small_data):
-    result = bottleneck_metric(isolated(bottleneck=5), small_data, progress=False)
+    result = bottleneck_metric(isolated(small_data, bottleneck=5), small_data, progress=False)
     m = result["M"]
     assert m[0, 1] < 0.16 and m[1, 0] < 0.16  # chance is about 0.1
     assert m[0, 0] > 0.18 and m[1, 1] > 0.18  # an untrained 5-unit bottleneck still carries its digit
@@ -121,7 +121,7 @@ def test_isolated_modules_cannot_report_the_other_digit_through_the_bottleneck(s
 
 @needs_mnist
 def test_isolated_modules_masks_select_the_module_that_sees_the_digit(small_data):
-    result = weight_mask_metric(isolated(), small_data, progress=False)
+    result = weight_mask_metric(isolated(small_data), small_data, progress=False)
     m = result["M"]
     assert m[:, 0].sum() == pytest.approx(1.0) and m[:, 1].sum() == pytest.approx(1.0)
     assert m[0, 0] > m[1, 0] and m[1, 1] > m[0, 1]

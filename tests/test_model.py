@@ -1,7 +1,11 @@
+import copy
+
 import pytest
 import torch
 
 from modlib.model import ModelConfig, ModularRNN, Recurrence
+
+from tests.conftest import needs_cuda
 
 
 def reference_hidden(model: ModularRNN, x: torch.Tensor) -> torch.Tensor:
@@ -45,6 +49,17 @@ def test_recurrent_matrix_gradients_are_autograds(message):
     for got, want in zip(model.recurrent_matrix_gradients(d_w), expected):
         assert torch.allclose(got, want, rtol=0, atol=1e-14)
     assert not expected[1][model.theta <= 0].any()  # dormant connections get no gradient
+
+
+@needs_cuda
+@pytest.mark.parametrize("bottleneck", [None, 5])
+def test_a_model_computes_on_the_gpu_what_it_computes_on_the_cpu(bottleneck):
+    model = ModularRNN(n_connections=60, bottleneck=bottleneck, seed=0)
+    x = torch.rand(64, 2, 784)
+    cpu, gpu = model(x), copy.deepcopy(model).to("cuda")(x.to("cuda"))
+    for name, value in cpu._asdict().items():
+        if value is not None and value.is_floating_point():
+            assert torch.allclose(getattr(gpu, name).cpu(), value, rtol=0, atol=1e-5), name
 
 
 def test_modules_cannot_talk_without_interconnections():

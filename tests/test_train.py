@@ -1,5 +1,6 @@
 import itertools
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -9,16 +10,18 @@ from modlib.model import ModelConfig
 from modlib.model import ModularRNN
 from modlib.train import TrainConfig, load_run, loss_and_gradients, save_run, train_model
 
-from tests.conftest import needs_mnist
+from tests.conftest import DEVICES, needs_mnist
 
 QUICK = TrainConfig(epochs=1, train_images=2000, test_images=500, seed=3)
 
 
 @needs_mnist
-def test_same_seed_same_numbers():
-    _, a = train_model(ModelConfig(n_connections=5), QUICK, progress=False)
-    _, b = train_model(ModelConfig(n_connections=5), QUICK, progress=False)
-    _, c = train_model(ModelConfig(n_connections=5), TrainConfig(**{**QUICK.__dict__, "seed": 4}), progress=False)
+@pytest.mark.parametrize("device", DEVICES)
+def test_same_seed_same_numbers(device):
+    cfg = replace(QUICK, device=device)
+    _, a = train_model(ModelConfig(n_connections=5), cfg, progress=False)
+    _, b = train_model(ModelConfig(n_connections=5), cfg, progress=False)
+    _, c = train_model(ModelConfig(n_connections=5), replace(cfg, seed=4), progress=False)
     strip = lambda r: [{k: v for k, v in h.items() if k != "seconds"} for h in r["history"]]
     assert strip(a) == strip(b)
     assert strip(a) != strip(c)
@@ -94,12 +97,14 @@ def test_flat_adadelta_matches_torch_adadelta_exactly():
     assert not torch.equal(ours.w_ih, ModularRNN(10, 3, seed=1, n_inputs=20).w_ih)  # it did train
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("bottleneck, decision, message",
                          list(itertools.product([None, 5], ["max", "absmax"], ["after", "before"])))
-def test_hand_written_gradients_are_autograds(bottleneck, decision, message):
+def test_hand_written_gradients_are_autograds(bottleneck, decision, message, device):
     model = ModularRNN(n_hidden=8, n_connections=20, n_inputs=12, bottleneck=bottleneck,
-                       decision=decision, message=message, seed=1).double()
-    x, target = torch.rand(16, 2, 12, dtype=torch.float64), torch.randint(0, 10, (16,))
+                       decision=decision, message=message, seed=1).double().to(device)
+    x = torch.rand(16, 2, 12, dtype=torch.float64, device=device)
+    target = torch.randint(0, 10, (16,), device=device)
     loss = torch.nn.functional.cross_entropy(model(x).decided, target)
     loss.backward()
     expected = {name: p.grad.clone() for name, p in model.named_parameters()}
