@@ -1,13 +1,16 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
 
-from modlib.metrics import (MetricData, bottleneck_metric, cka, correlation_table, derangement_within_classes,
-                            global_top_mask, pearson_rows, specialization, weight_mask_metric)
+from modlib.metrics import (METRIC_FUNCTIONS, MetricData, applicable_metrics, bottleneck_metric, cka,
+                            correlation_table, derangement_within_classes, global_top_mask, pearson_rows,
+                            specialization, weight_mask_metric)
 from modlib.model import ModularRNN
 from modlib.train import TrainConfig
 
-from tests.conftest import DEVICES, needs_mnist
+from tests.conftest import DEVICES, needs_cuda, needs_mnist
 
 
 def kornblith_demo_data():
@@ -130,3 +133,15 @@ def test_isolated_modules_masks_select_the_module_that_sees_the_digit(small_data
 def test_bottleneck_metric_rejects_a_model_without_bottleneck():
     with pytest.raises(ValueError, match="bottleneck=5"):
         bottleneck_metric(ModularRNN(n_connections=1), data=None)
+
+
+@needs_mnist
+@needs_cuda
+@pytest.mark.parametrize("bottleneck", [None, 5])
+def test_the_same_weights_give_the_same_metrics_on_the_gpu_and_the_cpu(bottleneck):
+    """So a GPU sweep differs from a CPU sweep through its training alone."""
+    model = ModularRNN(n_connections=60, bottleneck=bottleneck, seed=0)
+    data = {d: MetricData.load(TrainConfig(train_images=6000, test_images=2000, device=d)) for d in ("cpu", "cuda")}
+    for name in applicable_metrics(model):
+        cpu, gpu = (METRIC_FUNCTIONS[name](copy.deepcopy(model).to(d), data[d], progress=False)["M"] for d in data)
+        assert np.allclose(cpu, gpu, rtol=0, atol=2e-3), name
