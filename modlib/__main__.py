@@ -185,6 +185,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     set_threads(args)
     try:
+        if getattr(args, "device", None):
+            from modlib.train import check_device
+
+            check_device(args.device)  # before anything is written or computed
         args.func(args)
     except (ValueError, RuntimeError, OSError, FloatingPointError) as error:
         print(f"error: {error}", file=sys.stderr)

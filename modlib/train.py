@@ -54,6 +54,18 @@ class TrainConfig:
         return self.epochs if self.epochs is not None else (7 if model.bottleneck else 5)
 
 
+def check_device(device: str) -> None:
+    """Refuse, with the fix, a device that this machine's PyTorch cannot use."""
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}: use cpu or cuda (cuda:0, cuda:1, ... for one of several GPUs)") \
+            from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but PyTorch finds no CUDA GPU on this machine: "
+                         f"use --device cpu, or run on a machine with an NVIDIA GPU")
+
+
 @dataclass(frozen=True)
 class Split:
     """A split on the device: flattened images in [0, 1] and labels."""
@@ -63,6 +75,7 @@ class Split:
 
     @classmethod
     def load(cls, name: str, n: int | None = None, device: str = "cpu") -> "Split":
+        check_device(device)
         images, labels = load_mnist(name)
         images, labels = images[:n], labels[:n]
         return cls(images.reshape(len(images), -1).to(device, torch.float32) / 255, labels.to(device))

@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -14,10 +15,11 @@ def cli(*args):
 @pytest.mark.parametrize("args, message", [
     (["sweep", "--preset", "nope"], "unknown preset 'nope'"),
     (["sweep", "--preset", "paper", "--seeds", "3"], "preset (seeds=3) needs --name"),
-    (["sweep", "--preset", "smoke", "--device", "cuda"], "preset (device=cuda) needs --name"),
+    (["sweep", "--preset", "paper-cuda", "--device", "cpu"], "preset (device=cpu) needs --name"),
     (["sweep", "--preset", "smoke", "--name", "x", "--levels", "0"], "levels must be >= 1"),
     (["train", "-k", "0", "--out", "unused"], "n_connections must be between 1"),
     (["metrics", "no/such/run"], "holds no run.json"),
+    (["train", "-k", "3", "--device", "cdua", "--out", "unused"], "unknown device 'cdua': use cpu or cuda"),
 ])
 def test_bad_input_gives_one_line_error_and_nonzero_exit(args, message):
     result = cli(*args)
@@ -36,3 +38,12 @@ def test_paper_preset_is_printable():
     result = cli("sweep", "--preset", "paper", "--show")
     assert result.returncode == 0
     assert "[1, 3, 8, 22, 60, 167, 464, 1292, 3594, 10000]" in result.stdout and "200" in result.stdout
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_asking_for_a_gpu_where_there_is_none_says_so_before_writing_anything(tmp_path):
+    result = cli("sweep", "--preset", "paper-cuda", "--results", str(tmp_path))
+    assert result.returncode == 1
+    assert "finds no CUDA GPU on this machine: use --device cpu" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
