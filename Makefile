@@ -37,6 +37,7 @@ chromium:
 # a few small matrix products round differently with more threads per process.
 WORKERS ?= 2
 SWEEP := $(PY) -m modlib sweep --fresh --workers $(WORKERS) --threads $(WORKERS)
+# paper-cuda needs an NVIDIA GPU, so it is not here: python -m modlib sweep --preset paper-cuda --fresh --workers 8
 reproduce: data
 	$(SWEEP) --preset paper
 	$(SWEEP) --preset long
