@@ -500,7 +500,8 @@ def claims(table: pd.DataFrame) -> pd.DataFrame:
         clear = onset["weight_mask"] >= EARLY_ONSET
         rows.append(("c", "weight mask rises earlier, clearly by p < 0.11 (Q > 0.4)",
                      f"onset at p = {onset['weight_mask']:g} (>= {EARLY_ONSET} in "
-                     f"{(firm['weight_mask'] >= EARLY_ONSET).mean():.0%} of seed resamples; others: {', '.join(f'{o:g}' for o in others)})",
+                     f"{(firm['weight_mask'] >= EARLY_ONSET).mean():.0%} of seed resamples; "
+                     f"others: {', '.join(f'{o:g}' for o in others)})",
                      "reproduced" if earlier and clear else "partly" if earlier or clear else "not reproduced"))
     for metric, curve in curves.items():
         at_q = spec_at(curve, 0.176)
