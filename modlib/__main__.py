@@ -20,15 +20,29 @@ def set_threads(args):
         torch.set_num_threads(args.threads)
 
 
+# Config fields and the command-line arguments that set them (None: not given, keep the default).
+MODEL_SETTINGS = {"n_hidden": "hidden", "n_connections": "connections", "bottleneck": "bottleneck",
+                  "decision": "decision", "message": "message"}
+TRAIN_SETTINGS = {"seed": "seed", "epochs": "epochs", "batch_size": "batch_size", "rule": "rule",
+                  "exclude": "exclude", "balance": "balance", "deepr_lr_range": "deepr_lr",
+                  "train_images": "train_images", "test_images": "test_images", "device": "device"}
+# A sweep sets k and the architectures (with or without the bottleneck) itself, and numbers its seeds.
+SWEEP_SETTINGS = {**{field: arg for field, arg in {**MODEL_SETTINGS, **TRAIN_SETTINGS}.items()
+                     if field not in ("n_connections", "bottleneck", "seed")},
+                  "name": "name", "levels": "levels", "k_values": "connections", "seeds": "seeds",
+                  "architectures": "architectures", "metrics": "metrics"}
+
+
+def given(args, settings: dict) -> dict:
+    """The config fields that were set on the command line."""
+    return {field: getattr(args, arg) for field, arg in settings.items() if getattr(args, arg, None) is not None}
+
+
 def model_and_train_configs(args):
     from modlib.model import ModelConfig
     from modlib.train import TrainConfig
 
-    model = ModelConfig(n_hidden=args.hidden, n_connections=args.connections, bottleneck=args.bottleneck,
-                        decision=args.decision, message=args.message)
-    train = TrainConfig(seed=args.seed, epochs=args.epochs, batch_size=args.batch_size, device=args.device,
-                        train_images=args.train_images, test_images=args.test_images)
-    return model, train
+    return ModelConfig(**given(args, MODEL_SETTINGS)), TrainConfig(**given(args, TRAIN_SETTINGS))
 
 
 def cmd_train(args):
@@ -74,15 +88,17 @@ def cmd_metrics(args):
 def cmd_sweep(args):
     from modlib.sweep import PRESETS, config_with_overrides, run_sweep
 
-    overrides = dict(name=args.name, n_hidden=args.hidden, levels=args.levels, seeds=args.seeds,
-                     epochs=args.epochs, device=args.device, train_images=args.train_images,
-                     test_images=args.test_images,
-                     architectures=tuple(args.architectures.split(",")) if args.architectures else None,
-                     metrics=None if args.metrics is None else tuple(m for m in args.metrics.split(",") if m))
+    overrides = given(args, SWEEP_SETTINGS)
+    if args.levels is not None:
+        if args.connections is not None:
+            raise ValueError("give --levels (that many levels, geometric in k) or --connections (a list of k), "
+                             "not both")
+        overrides["k_values"] = ()  # a preset's own list of k would otherwise win
     cfg = config_with_overrides(args.preset, **overrides)
     if args.show:
         for key, value in cfg.to_dict().items():
-            print(f"{key:>15}: {value}")
+            unused = " (not used: k_values are given)" if key == "levels" and cfg.k_values else ""
+            print(f"{key:>15}: {value}{unused}")
         print(f"{'connections':>15}: {cfg.connections()}")
         print(f"{'jobs':>15}: {len(cfg.jobs())}")
         return
@@ -103,20 +119,48 @@ def cmd_figures(args):
         print(path)
 
 
+def comma_separated(kind):
+    """An argparse type for ``a,b,c``: a tuple of ``kind`` (empty for "")."""
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(kind(value) for value in text.split(",") if value.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__} values, got {text!r}") from None
+    return parse
+
+
+def add_setting_arguments(p):
+    """Settings of the model and its training that train, bench and sweep share; an argument not
+    given keeps the default (for sweep: the preset's)."""
+    from modlib.model import DECISIONS, MESSAGES
+    from modlib.task import RULES
+
+    p.add_argument("--hidden", type=int, help="units per module N (default 100)")
+    p.add_argument("--epochs", type=int, help="training epochs (default: the paper's 5, or 7 with a bottleneck)")
+    p.add_argument("--batch-size", type=int, help="pairs per training step (default 128)")
+    p.add_argument("--decision", choices=DECISIONS, help="max (the paper's, default) or absmax (authors' code)")
+    p.add_argument("--message", choices=MESSAGES,
+                   help="after (the paper's, default) or before (enters before W_hh: authors' code)")
+    p.add_argument("--rule", choices=RULES, help="which digit is the target: prose (the paper's words, default) "
+                                                 "or equation (its equation, the opposite)")
+    p.add_argument("--exclude", action=argparse.BooleanOptionalAction,
+                   help="leave out the paper's excluded digit pairs (default: yes; the authors' code: no)")
+    p.add_argument("--balance", action=argparse.BooleanOptionalAction,
+                   help="subsample pairs so that both parities are equally frequent (default: yes)")
+    p.add_argument("--deepr-lr", type=comma_separated(float), metavar="SPARSEST,DENSEST",
+                   help="Deep-R learning rates at p = 1/N^2 and p = 1 (default 0.1,0.01; authors' code 0.1,0.001)")
+    p.add_argument("--train-images", type=int, help="use only the first n training images")
+    p.add_argument("--test-images", type=int, help="use only the first n test images")
+    p.add_argument("--device", help="cpu (default) or cuda")
+    p.add_argument("--threads", type=int, help="torch CPU threads (a sweep shares them among its workers)")
+
+
 def add_model_arguments(p, connections_default=None):
     p.add_argument("--connections", "-k", type=int, required=connections_default is None,
                    default=connections_default, help="interconnections per direction, 1..N^2")
-    p.add_argument("--hidden", type=int, default=100, help="units per module N (default 100)")
     p.add_argument("--bottleneck", type=int, default=None, help="bottleneck width (the paper's: 5)")
-    p.add_argument("--decision", default="max", help="max (paper) or absmax (authors' code)")
-    p.add_argument("--message", default="after", help="after (paper) or before W_hh (authors' code)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=None, help="default: 5, or 7 with a bottleneck")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--train-images", type=int, default=None, help="use only the first n training images")
-    p.add_argument("--test-images", type=int, default=None, help="use only the first n test images")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_setting_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,16 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="processes sharing the threads (2 on 2 cores: 15-30%% less time than 1)")
     p.add_argument("--results", default="results", help="results folder (default results/)")
     p.add_argument("--name", help="output folder name (needed when overriding a preset)")
-    p.add_argument("--hidden", type=int, help="N, units per module")
-    p.add_argument("--levels", type=int, help="number of interconnection levels")
+    p.add_argument("--levels", type=int, help="number of interconnection levels, geometric in k from 1 to N^2")
+    p.add_argument("--connections", "-k", type=comma_separated(int), metavar="K1,K2,...",
+                   help="the interconnection counts k to train, instead of --levels")
     p.add_argument("--seeds", type=int, help="seeds per level")
-    p.add_argument("--epochs", type=int, help="training epochs (default: the paper's)")
-    p.add_argument("--architectures", help="comma-separated: standard,bottleneck")
-    p.add_argument("--metrics", help="comma-separated among " + ",".join(METRICS) + '; "" for none (training only)')
-    p.add_argument("--train-images", type=int)
-    p.add_argument("--test-images", type=int)
-    p.add_argument("--device", help="cpu or cuda")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads, shared among the workers")
+    p.add_argument("--architectures", type=comma_separated(str), help="comma-separated: standard,bottleneck")
+    p.add_argument("--metrics", type=comma_separated(str),
+                   help="comma-separated among " + ",".join(METRICS) + '; "" for none (training only)')
+    add_setting_arguments(p)
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("figures", help="figures of a stored sweep")

@@ -25,6 +25,13 @@ MESSAGES = ("after", "before")
 INIT_BOUND = 0.1
 
 
+def require(checks: list[tuple[bool, str]]) -> None:
+    """Raise ``ValueError`` with the message of the first check that fails."""
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything that defines an architecture.
@@ -55,9 +62,7 @@ class ModelConfig:
             (self.decision in DECISIONS, f"decision must be one of {DECISIONS}, got {self.decision!r}"),
             (self.message in MESSAGES, f"message must be one of {MESSAGES}, got {self.message!r}"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        require(checks)
 
     @property
     def p(self) -> float:

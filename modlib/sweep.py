@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ from tqdm import tqdm
 from modlib.bench import flops_per_pair, matmul_throughput
 from modlib.data import write_atomic
 from modlib.metrics import MEASURES, METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics, specialization
-from modlib.model import ModelConfig
+from modlib.model import ModelConfig, require
 from modlib.structure import model_q
 from modlib.train import TrainConfig, check_device, train_model
 
@@ -46,11 +46,13 @@ CURVES = ("train_accuracy", "test_accuracy")  # per epoch, stored as metric "epo
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """One sweep. ``levels`` interconnection counts ``round(geomspace(1, N^2, levels))``."""
+    """One sweep. ``levels`` interconnection counts ``round(geomspace(1, N^2, levels))``, or
+    the counts k listed in ``k_values`` when it is not empty (then ``levels`` is not used)."""
 
     name: str
     n_hidden: int = 100
     levels: int = 10
+    k_values: tuple[int, ...] = ()
     seeds: int = 10
     architectures: tuple[str, ...] = ARCHITECTURES
     metrics: tuple[str, ...] = METRICS
@@ -62,6 +64,7 @@ class SweepConfig:
     message: str = "after"
     rule: str = "prose"
     exclude: bool = True
+    balance: bool = True
     deepr_lr_range: tuple[float, float] = (0.1, 0.01)
     device: str = "cpu"
 
@@ -73,14 +76,16 @@ class SweepConfig:
              f"architectures must be among {ARCHITECTURES}, got {self.architectures}"),
             (set(self.metrics) <= set(METRICS), f"metrics must be among {METRICS}, got {self.metrics}"),
         ]
-        for ok, message in problems:
-            if not ok:
-                raise ValueError(message)
+        require(problems)
         for arch in self.architectures:  # validates n_hidden, decision, message
             self.model_config(1, arch)
+        for k in self.connections():  # each within 1 .. N^2
+            self.model_config(k, self.architectures[0])
         self.train_config(0)
 
     def connections(self) -> list[int]:
+        if self.k_values:
+            return sorted(set(self.k_values))
         return sorted(set(np.round(np.geomspace(1, self.n_hidden ** 2, self.levels)).astype(int).tolist()))
 
     def jobs(self) -> list[tuple[str, int, int]]:
@@ -93,8 +98,8 @@ class SweepConfig:
 
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig(seed=seed, epochs=self.epochs, batch_size=self.batch_size, rule=self.rule,
-                           exclude=self.exclude, train_images=self.train_images, test_images=self.test_images,
-                           deepr_lr_range=self.deepr_lr_range, device=self.device)
+                           exclude=self.exclude, balance=self.balance, train_images=self.train_images,
+                           test_images=self.test_images, deepr_lr_range=self.deepr_lr_range, device=self.device)
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -119,7 +124,7 @@ VARIANTS = {
     "absmax": ("decision by largest |readout|", {"decision": "absmax"}),
     "before": ("message enters before W_hh", {"message": "before"}),
     "equation": ("target by the paper's equation", {"rule": "equation"}),
-    "noexclude": ("no exclusion rule, no balancing", {"exclude": False}),
+    "noexclude": ("no exclusion rule, no balancing", {"exclude": False, "balance": False}),
     "deepr-lr": ("Deep-R lr 0.1 -> 0.001", {"deepr_lr_range": (0.1, 0.001)}),
 }
 VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
@@ -181,7 +186,7 @@ def check_folder(folder: Path, cfg: SweepConfig, resume: bool) -> None:
     """Refuse to mix sweeps: a folder holds one config; finished work needs --resume."""
     config_file = folder / "config.json"
     if config_file.exists():
-        stored = json.loads(config_file.read_text())
+        stored = with_later_fields(json.loads(config_file.read_text()))
         if stored != cfg.to_dict():
             diff = ", ".join(f"{k}: stored {stored.get(k)!r} vs now {v!r}"
                              for k, v in cfg.to_dict().items() if stored.get(k) != v)
@@ -190,6 +195,13 @@ def check_folder(folder: Path, cfg: SweepConfig, resume: bool) -> None:
         if not resume and len(stored_rows(folder)):
             raise ValueError(f"{folder} already holds finished jobs; pass --resume to continue them, "
                              f"or --fresh to start over")
+
+
+def with_later_fields(stored: dict) -> dict:
+    """A stored ``config.json`` with the fields added to `SweepConfig` since it was written, at
+    their defaults: each new field's default keeps the old behaviour, so it is the same sweep."""
+    defaults = {f.name: f.default for f in fields(SweepConfig) if f.default is not MISSING}
+    return {**json.loads(json.dumps(defaults)), **stored}
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -311,7 +323,8 @@ def training_floor(cfg: SweepConfig, table: pd.DataFrame, throughput: float | No
     """Training FLOPs of all finished jobs and the time they need at the measured throughput."""
     if not throughput or table.empty:
         return None
-    pairs_per_epoch = 0.8 * (cfg.train_images or 60_000)  # valid, balanced pairs (make_pairs)
+    # about 80% of pairs are valid, and balancing trims a few more (make_pairs)
+    pairs_per_epoch = (0.8 if cfg.exclude else 1.0) * (cfg.train_images or 60_000)
     total = 0.0
     for (architecture, k), group in table.groupby(["architecture", "k"]):
         model = cfg.model_config(int(k), architecture)

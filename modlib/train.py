@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 from modlib.data import load_mnist
 from modlib.deepr import DeepR, DeepRConfig, deepr_lr
-from modlib.model import ModelConfig, ModularRNN, linear, recurrence, recurrence_backward
-from modlib.task import make_pairs, parity_target
+from modlib.model import ModelConfig, ModularRNN, linear, recurrence, recurrence_backward, require
+from modlib.task import RULES, make_pairs, parity_target
 
 TEST_PAIR_SEED = 2021
 
@@ -49,6 +49,20 @@ class TrainConfig:
     train_images: int | None = None
     test_images: int | None = None
     device: str = "cpu"
+
+    def __post_init__(self):
+        lr_range = self.deepr_lr_range
+        require([
+            (self.epochs is None or self.epochs >= 0, f"epochs must be >= 0 (or None: the paper's), got {self.epochs}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.lr > 0 and 0 <= self.rho < 1, f"Adadelta needs lr > 0 and 0 <= rho < 1, got {self.lr}, {self.rho}"),
+            (len(lr_range) == 2 and all(v > 0 for v in lr_range),
+             f"deepr_lr_range must be two positive learning rates (sparsest, densest), e.g. (0.1, 0.01); "
+             f"got {tuple(lr_range)}"),
+            (self.rule in RULES, f"rule must be one of {RULES}, got {self.rule!r}"),
+            (all(n is None or n >= 1 for n in (self.train_images, self.test_images)),
+             f"train_images and test_images must be >= 1 (or None: all), got {self.train_images}, {self.test_images}"),
+        ])
 
     def n_epochs(self, model: ModelConfig) -> int:
         return self.epochs if self.epochs is not None else (7 if model.bottleneck else 5)

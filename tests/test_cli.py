@@ -20,12 +20,47 @@ def cli(*args):
     (["train", "-k", "0", "--out", "unused"], "n_connections must be between 1"),
     (["metrics", "no/such/run"], "holds no run.json"),
     (["train", "-k", "3", "--device", "cdua", "--out", "unused"], "unknown device 'cdua': use cpu or cuda"),
+    (["train", "-k", "3", "--deepr-lr", "0.1", "--out", "unused"], "deepr_lr_range must be two positive"),
+    (["sweep", "--preset", "paper", "--name", "x", "--levels", "3", "-k", "1,2"], "--levels (that many levels"),
+    (["sweep", "--preset", "paper", "--rule", "equation"], "preset (rule=equation) needs --name"),
 ])
 def test_bad_input_gives_one_line_error_and_nonzero_exit(args, message):
     result = cli(*args)
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error:") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_every_sweep_setting_can_be_set_from_the_command_line():
+    from dataclasses import fields
+
+    from modlib.__main__ import SWEEP_SETTINGS
+    from modlib.sweep import SweepConfig
+
+    assert set(SWEEP_SETTINGS) == {f.name for f in fields(SweepConfig)}
+    result = cli("sweep", "--preset", "smoke", "--name", "x", "--connections", "60,1", "--batch-size", "64",
+                 "--decision", "absmax", "--message", "before", "--rule", "equation", "--no-exclude",
+                 "--no-balance", "--deepr-lr", "0.1,0.001", "--show")
+    assert result.returncode == 0, result.stderr
+    shown = dict(line.strip().split(": ", 1) for line in result.stdout.splitlines())
+    assert shown["connections"] == "[1, 60]" and "not used" in shown["levels"]
+    assert (shown["batch_size"], shown["decision"], shown["message"], shown["rule"]) == \
+        ("64", "absmax", "before", "equation")
+    assert (shown["exclude"], shown["balance"], shown["deepr_lr_range"]) == ("False", "False", "[0.1, 0.001]")
+
+
+def test_train_options_not_given_keep_the_defaults():
+    from modlib.__main__ import build_parser, model_and_train_configs
+    from modlib.model import ModelConfig
+    from modlib.train import TrainConfig
+
+    parse = build_parser().parse_args
+    model, train = model_and_train_configs(parse(["train", "-k", "3", "--out", "x"]))
+    assert (model, train) == (ModelConfig(n_connections=3), TrainConfig())
+    model, train = model_and_train_configs(parse(["train", "-k", "3", "--out", "x", "--rule", "equation",
+                                                  "--no-exclude", "--deepr-lr", "0.1,0.001", "--hidden", "20"]))
+    assert model == ModelConfig(n_hidden=20, n_connections=3)
+    assert train == TrainConfig(rule="equation", exclude=False, deepr_lr_range=(0.1, 0.001))
 
 
 def test_an_empty_metric_list_means_training_only():

@@ -4,13 +4,14 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from modlib.sweep import (PRESETS, SweepConfig, bootstrap_onsets, claims, config_with_overrides, job_id,
+from modlib.sweep import (PRESETS, SweepConfig, bootstrap_onsets, check_folder, claims, config_with_overrides, job_id,
                           load_results, onset_p, onsets, parse_shard, run_sweep, select_jobs,
                           specialization_frame)
 
@@ -43,10 +44,42 @@ def test_shards_partition_the_jobs():
     ("smoke", {"levels": 0}, "levels must be >= 1"),
     ("smoke", {"architectures": ("lstm",)}, "architectures must be among"),
     ("smoke", {"n_hidden": 0}, "n_hidden must be >= 1"),
+    ("smoke", {"k_values": (1, 10001)}, "n_connections must be between 1 and n_hidden.*got 10001"),
+    ("smoke", {"deepr_lr_range": (0.1,)}, "deepr_lr_range must be two positive learning rates"),
+    ("smoke", {"rule": "eq"}, "rule must be one of"),
 ])
 def test_bad_settings_give_one_clear_error(preset, overrides, message):
     with pytest.raises(ValueError, match=message):
         config_with_overrides(preset, **overrides)
+
+
+def test_listed_k_values_replace_the_geometric_levels():
+    cfg = config_with_overrides("paper", name="x", k_values=(60, 1, 60))
+    assert cfg.connections() == [1, 60]
+    assert len(cfg.jobs()) == 2 * 2 * 10
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_a_sweep_trains_with_its_own_settings(preset):
+    """Every setting a sweep shares with the model or training reaches them (the noexclude
+    variant once reached only half of what its label says)."""
+    cfg = PRESETS[preset]
+    shared = cfg.to_dict().items()
+    for architecture in cfg.architectures:
+        built = {**cfg.model_config(1, architecture).to_dict(), **json.loads(json.dumps(asdict(cfg.train_config(0))))}
+        assert {key: value for key, value in shared if key in built} == \
+            {key: built[key] for key, _ in shared if key in built}
+    assert PRESETS["variant-noexclude"].train_config(0).balance is False
+
+
+def test_a_folder_from_before_a_setting_was_added_resumes_with_its_default(tmp_path):
+    folder = tmp_path / "smoke"
+    folder.mkdir()
+    old = {key: value for key, value in PRESETS["smoke"].to_dict().items() if key not in ("k_values", "balance")}
+    (folder / "config.json").write_text(json.dumps(old))
+    check_folder(folder, PRESETS["smoke"], resume=True)  # the same sweep: no error
+    with pytest.raises(ValueError, match="different config.*balance: stored True vs now False"):
+        check_folder(folder, replace(PRESETS["smoke"], balance=False), resume=True)
 
 
 @pytest.mark.parametrize("text", ["2", "a/b", "3/3", "-1/2"])
