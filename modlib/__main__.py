@@ -63,17 +63,27 @@ def cmd_bench(args):
     run_benchmark(*model_and_train_configs(args))
 
 
+def metric_config(args, record: dict):
+    """The saved model's own task settings (which pairs, which images), with this command's
+    device and image counts where given: a model is measured on the pairs it learned, as in a sweep."""
+    from dataclasses import replace
+
+    from modlib.train import TrainConfig
+
+    settings = {"device": "device", "train_images": "train_images", "test_images": "test_images"}
+    return replace(TrainConfig(**record["train"]), **given(args, settings))
+
+
 def cmd_metrics(args):
     import json
     import time
 
     from modlib.metrics import METRIC_FUNCTIONS, MetricData, applicable_metrics
-    from modlib.train import TrainConfig, load_run
+    from modlib.train import load_run
 
     model, record = load_run(args.run, args.device)
     names = args.metric or applicable_metrics(model)
-    cfg = TrainConfig(device=args.device, train_images=args.train_images, test_images=args.test_images)
-    data = MetricData.load(cfg, seed=args.seed)
+    data = MetricData.load(metric_config(args, record), seed=args.seed)
     results = {}
     for name in names:
         start = time.perf_counter()
@@ -214,9 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("metrics", help="specialization metrics of a saved model")
     p.add_argument("run", type=Path, help="folder written by `train`")
     p.add_argument("--metric", action="append", choices=METRICS, help="default: all that apply")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--train-images", type=int, default=None)
-    p.add_argument("--test-images", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0, help="seed of the metrics' own random draws")
+    p.add_argument("--train-images", type=int, default=None, help="default: as many as the model was trained on")
+    p.add_argument("--test-images", type=int, default=None, help="default: as many as the model was tested on")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
     p.set_defaults(func=cmd_metrics)

@@ -63,6 +63,20 @@ def test_train_options_not_given_keep_the_defaults():
     assert train == TrainConfig(rule="equation", exclude=False, deepr_lr_range=(0.1, 0.001))
 
 
+def test_metrics_use_the_pairs_the_model_was_trained_on():
+    from dataclasses import asdict
+
+    from modlib.__main__ import build_parser, metric_config
+    from modlib.train import TrainConfig
+
+    trained = TrainConfig(exclude=False, balance=False, train_images=500, test_images=300, seed=4)
+    record = {"train": asdict(trained)}
+    parse = build_parser().parse_args
+    assert metric_config(parse(["metrics", "run"]), record) == trained
+    again = metric_config(parse(["metrics", "run", "--train-images", "800"]), record)
+    assert (again.train_images, again.test_images, again.exclude) == (800, 300, False)
+
+
 def test_an_empty_metric_list_means_training_only():
     result = cli("sweep", "--preset", "smoke", "--name", "x", "--metrics", "", "--show")
     assert result.returncode == 0
