@@ -60,7 +60,7 @@ def cmd_train(args):
 def cmd_bench(args):
     from modlib.bench import run_benchmark
 
-    run_benchmark(*model_and_train_configs(args))
+    run_benchmark(*model_and_train_configs(args), workers=args.workers)
 
 
 def metric_config(args, record: dict):
@@ -188,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="training speed against the matmul floor")
     add_model_arguments(p, connections_default=60)
+    p.add_argument("--workers", type=int, default=1,
+                   help="also time this many models trained at once, sharing the threads (as sweep --workers)")
     p.set_defaults(func=cmd_bench)
 
     from pathlib import Path

@@ -9,12 +9,18 @@ Element-wise work (tanh, optimisers, Deep-R) is not counted: it is the overhead.
 The floor is FLOPs / throughput, with the throughput measured in the same process on the
 same products, so that a busy machine moves both numbers together. One more epoch is
 timed phase by phase (batch, loss and gradients, Adadelta, Deep-R) to show where the time
-beyond the products goes.
+beyond the products goes. With ``workers`` > 1 it also times that many models trained at
+once in separate processes that share the threads, as ``sweep --workers`` trains them,
+and the last line is their ratio: the time per model-epoch is then the wall time over all
+the model-epochs they did together.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 
 import torch
 
@@ -97,8 +103,41 @@ def seconds_per_epoch(model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: in
     return seconds, n_pairs, {phase: s / n_steps for phase, s in clock.seconds.items()}
 
 
-def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print) -> float:
-    """Print throughput, FLOPs per epoch, seconds per epoch, and (last) the ratio to the floor."""
+def seconds_side_by_side(model_cfg: ModelConfig, train_cfg: TrainConfig, workers: int, epochs: int = 2):
+    """Wall time and pairs of ``workers`` models (seeds 0, 1, ...) each training ``epochs`` epochs
+    at the same time, one process each, sharing this process's threads; timed from a common
+    start after each has warmed up with one epoch."""
+    threads = max(1, torch.get_num_threads() // workers)
+    context = multiprocessing.get_context("spawn")  # as the sweep's workers
+    with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
+        start = manager.Barrier(workers)
+        runs = [pool.submit(timed_epochs, model_cfg, replace(train_cfg, seed=w), threads, start, epochs)
+                for w in range(workers)]
+        timed = [run.result() for run in runs]
+    return max(seconds for seconds, _ in timed), sum(pairs for _, pairs in timed)
+
+
+def timed_epochs(model_cfg: ModelConfig, train_cfg: TrainConfig, threads: int, start, epochs: int):
+    """One worker of `seconds_side_by_side`: a warm-up epoch, wait at ``start``, then the
+    seconds and pairs of ``epochs`` more."""
+    torch.set_num_threads(threads)
+    model, dense, sparse = new_model(model_cfg, train_cfg)
+    split = Split.load("train", train_cfg.train_images, train_cfg.device)
+    pairs = [split.pairs(epoch, train_cfg) for epoch in range(epochs + 1)]
+    train_epoch(model, dense, sparse, split, pairs[0], train_cfg, 0, progress=False)
+    start.wait()
+    begin = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        train_epoch(model, dense, sparse, split, pairs[epoch], train_cfg, epoch, progress=False)
+    sync(train_cfg.device)
+    return time.perf_counter() - begin, sum(len(i0) for i0, _ in pairs[1:])
+
+
+def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print, workers: int = 1) -> float:
+    """Print throughput, FLOPs per epoch, seconds per epoch, and (last) the ratio to the floor;
+    with ``workers`` > 1, the ratio of that many models trained side by side."""
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
     device = train_cfg.device
     print_(f"device {device}, {torch.get_num_threads()} threads, batch {train_cfg.batch_size}, "
            f"N={model_cfg.n_hidden}, k={model_cfg.n_connections}")
@@ -116,6 +155,12 @@ def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print) 
     products = per_pair * train_cfg.batch_size / throughput
     print_(f"one step of {train_cfg.batch_size} pairs, ms: " + ", ".join(f"{phase} {s * 1e3:.2f}" for phase, s in
            phases.items()) + f"; total {sum(phases.values()) * 1e3:.2f}, of which products {products * 1e3:.2f}")
+    if workers > 1:
+        print_(f"one model alone: ratio {seconds / floor:.2f}")
+        wall, pairs = seconds_side_by_side(model_cfg, train_cfg, workers)
+        seconds = wall * n_pairs / pairs  # wall time per model-epoch of n_pairs pairs
+        print_(f"{workers} models side by side, {max(1, torch.get_num_threads() // workers)} thread(s) each: "
+               f"{seconds:.3f} s per model-epoch ({pairs / wall:,.0f} pairs/s in all)")
     ratio = seconds / floor
     print_(f"ratio measured / floor: {ratio:.2f}")
     return ratio

@@ -26,6 +26,24 @@ def test_benchmark_runs_and_ends_with_the_ratio(device):
     assert any("GFLOP/s" in line for line in lines)
 
 
+@needs_mnist
+def test_benchmark_of_models_side_by_side_ends_with_their_ratio():
+    lines = []
+    ratio = run_benchmark(ModelConfig(n_connections=10), TrainConfig(train_images=1500), print_=lines.append,
+                          workers=2)
+    side_by_side = next(line for line in lines if "2 models side by side" in line)
+    seconds = float(side_by_side.split(": ")[1].split(" s per model-epoch")[0])
+    floor = float(next(line for line in lines if line.startswith("measured:")).split("floor ")[1].split(" s")[0])
+    assert lines[-1] == f"ratio measured / floor: {ratio:.2f}"
+    rounding = 0.0005 / seconds + 0.0005 / floor  # both are printed to 3 decimals
+    assert ratio == pytest.approx(seconds / floor, rel=rounding)
+
+
+def test_benchmark_refuses_zero_workers():
+    with pytest.raises(ValueError, match="--workers must be >= 1"):
+        run_benchmark(ModelConfig(), TrainConfig(), print_=lambda line: None, workers=0)
+
+
 def test_phase_clock_adds_the_time_since_the_previous_phase(monkeypatch):
     from modlib import bench
 
