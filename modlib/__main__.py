@@ -64,14 +64,15 @@ def cmd_bench(args):
 
 
 def metric_config(args, record: dict):
-    """The saved model's own task settings (which pairs, which images), with this command's
-    device and image counts where given: a model is measured on the pairs it learned, as in a sweep."""
-    from dataclasses import replace
-
+    """The pairs a saved model was trained on (its exclusion, balancing and image counts, as
+    far as its run.json says), with this command's device and image counts where given: a
+    model is measured on the pairs it learned, as in a sweep."""
     from modlib.train import TrainConfig
 
+    trained = {key: record["train"][key] for key in ("exclude", "balance", "train_images", "test_images")
+               if key in record.get("train", {})}
     settings = {"device": "device", "train_images": "train_images", "test_images": "test_images"}
-    return replace(TrainConfig(**record["train"]), **given(args, settings))
+    return TrainConfig(**{**trained, **given(args, settings)})
 
 
 def cmd_metrics(args):

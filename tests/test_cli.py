@@ -72,9 +72,13 @@ def test_metrics_use_the_pairs_the_model_was_trained_on():
     trained = TrainConfig(exclude=False, balance=False, train_images=500, test_images=300, seed=4)
     record = {"train": asdict(trained)}
     parse = build_parser().parse_args
-    assert metric_config(parse(["metrics", "run"]), record) == trained
-    again = metric_config(parse(["metrics", "run", "--train-images", "800"]), record)
-    assert (again.train_images, again.test_images, again.exclude) == (800, 300, False)
+    def pairs(cfg):
+        return cfg.exclude, cfg.balance, cfg.train_images, cfg.test_images
+
+    assert pairs(metric_config(parse(["metrics", "run"]), record)) == (False, False, 500, 300)
+    assert pairs(metric_config(parse(["metrics", "run", "--train-images", "800"]), record)) == (False, False, 800, 300)
+    older = {"train": {"seed": 1, "a_setting_since_removed": 3}}  # a run.json of another version
+    assert pairs(metric_config(parse(["metrics", "run"]), older)) == (True, True, None, None)
 
 
 def test_an_empty_metric_list_means_training_only():
