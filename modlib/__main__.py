@@ -25,7 +25,8 @@ MODEL_SETTINGS = {"n_hidden": "hidden", "n_connections": "connections", "bottlen
                   "decision": "decision", "message": "message"}
 TRAIN_SETTINGS = {"seed": "seed", "epochs": "epochs", "batch_size": "batch_size", "rule": "rule",
                   "exclude": "exclude", "balance": "balance", "deepr_lr_range": "deepr_lr",
-                  "train_images": "train_images", "test_images": "test_images", "device": "device"}
+                  "train_readout": "train_readout", "train_images": "train_images", "test_images": "test_images",
+                  "device": "device"}
 # A sweep sets k and the architectures (with or without the bottleneck) itself, and numbers its seeds.
 SWEEP_SETTINGS = {**{field: arg for field, arg in {**MODEL_SETTINGS, **TRAIN_SETTINGS}.items()
                      if field not in ("n_connections", "bottleneck", "seed")},
@@ -160,6 +161,8 @@ def add_setting_arguments(p):
                    help="subsample pairs so that both parities are equally frequent (default: yes)")
     p.add_argument("--deepr-lr", type=comma_separated(float), metavar="SPARSEST,DENSEST",
                    help="Deep-R learning rates at p = 1/N^2 and p = 1 (default 0.1,0.01; authors' code 0.1,0.001)")
+    p.add_argument("--train-readout", action=argparse.BooleanOptionalAction,
+                   help="train the last readout layer (default: yes; the authors' April 2022 configs: no)")
     p.add_argument("--train-images", type=int, help="use only the first n training images")
     p.add_argument("--test-images", type=int, help="use only the first n test images")
     p.add_argument("--device", help="cpu (default) or cuda")

@@ -66,6 +66,7 @@ class SweepConfig:
     exclude: bool = True
     balance: bool = True
     deepr_lr_range: tuple[float, float] = (0.1, 0.01)
+    train_readout: bool = True
     device: str = "cpu"
 
     def __post_init__(self):
@@ -99,7 +100,8 @@ class SweepConfig:
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig(seed=seed, epochs=self.epochs, batch_size=self.batch_size, rule=self.rule,
                            exclude=self.exclude, balance=self.balance, train_images=self.train_images,
-                           test_images=self.test_images, deepr_lr_range=self.deepr_lr_range, device=self.device)
+                           test_images=self.test_images, deepr_lr_range=self.deepr_lr_range,
+                           train_readout=self.train_readout, device=self.device)
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -126,6 +128,7 @@ VARIANTS = {
     "equation": ("target by the paper's equation", {"rule": "equation"}),
     "noexclude": ("no exclusion rule, no balancing", {"exclude": False, "balance": False}),
     "deepr-lr": ("Deep-R lr 0.1 -> 0.001", {"deepr_lr_range": (0.1, 0.001)}),
+    "frozen-readout": ("readout frozen at its initial weights", {"train_readout": False}),
 }
 VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
 for _name, (_, _change) in VARIANTS.items():

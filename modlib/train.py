@@ -34,7 +34,8 @@ class TrainConfig:
     ``train_images`` / ``test_images`` keep only the first n images of each split (for
     quick runs); ``None`` uses them all. Deep-R's learning rate falls geometrically over
     ``deepr_lr_range`` from p = 1/N^2 to p = 1: the paper's (0.1, 0.01) by default; the
-    authors' code used (0.1, 0.001)."""
+    authors' code used (0.1, 0.001). ``train_readout=False`` leaves the last readout layer
+    at its random initial weights, as the authors' configs of April 2022 did."""
 
     seed: int = 0
     epochs: int | None = None
@@ -42,6 +43,7 @@ class TrainConfig:
     lr: float = 0.5
     rho: float = 0.9
     deepr_lr_range: tuple[float, float] = (0.1, 0.01)
+    train_readout: bool = True
     walk: float = 0.01
     rule: str = "prose"
     exclude: bool = True
@@ -158,11 +160,18 @@ class FlatAdadelta:
         self.flat.add_(delta, alpha=-self.lr)
 
 
+def trained_parameters(model: ModularRNN, cfg: TrainConfig) -> list[torch.Tensor]:
+    """The dense parameters Adadelta trains: every per-module one, less the last readout layer
+    (into the classes) when ``cfg.train_readout`` is off."""
+    frozen = [] if cfg.train_readout else list(model.readout_layers()[-1])
+    return [p for p in model.module_parameters().values() if not any(p is f for f in frozen)]
+
+
 def new_model(model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[ModularRNN, FlatAdadelta, DeepR]:
     """A freshly initialised model on ``cfg.device`` and its two optimisers, seeded by ``cfg.seed``."""
     torch.manual_seed(cfg.seed)
     model = ModularRNN.from_config(model_cfg, seed=cfg.seed).to(cfg.device)
-    dense = FlatAdadelta(model.module_parameters().values(), lr=cfg.lr, rho=cfg.rho)
+    dense = FlatAdadelta(trained_parameters(model, cfg), lr=cfg.lr, rho=cfg.rho)
     lr = deepr_lr(model_cfg.p, model_cfg.n_hidden, *cfg.deepr_lr_range)
     g = torch.Generator(device=model.theta.device).manual_seed(cfg.seed + 7919)
     sparse = DeepR(model.theta, model_cfg.n_connections, DeepRConfig(lr=lr, walk=cfg.walk), generator=g)

@@ -62,6 +62,18 @@ def test_saved_run_reloads_to_the_same_model(tmp_path):
     assert loaded_record == json.loads(json.dumps(record))
 
 
+@needs_mnist
+@pytest.mark.parametrize("bottleneck", [None, 5])
+def test_a_frozen_readout_keeps_its_initial_weights_and_the_rest_learns(bottleneck):
+    model_cfg = ModelConfig(n_connections=5, bottleneck=bottleneck)
+    start = ModularRNN.from_config(model_cfg, seed=QUICK.seed).state_dict()
+    trained, _ = train_model(model_cfg, replace(QUICK, train_readout=False), progress=False)
+    last = {"w_br", "b_br"} if bottleneck else {"w_hr", "b_hr"}
+    for name, value in trained.state_dict().items():
+        if name != "sign":
+            assert torch.equal(value, start[name]) == (name in last), name
+
+
 def test_loading_an_empty_folder_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m modlib train"):
         load_run(tmp_path)
