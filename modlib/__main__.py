@@ -25,8 +25,8 @@ MODEL_SETTINGS = {"n_hidden": "hidden", "n_connections": "connections", "bottlen
                   "decision": "decision", "message": "message"}
 TRAIN_SETTINGS = {"seed": "seed", "epochs": "epochs", "batch_size": "batch_size", "rule": "rule",
                   "exclude": "exclude", "balance": "balance", "deepr_lr_range": "deepr_lr",
-                  "train_readout": "train_readout", "train_images": "train_images", "test_images": "test_images",
-                  "device": "device"}
+                  "train_readout": "train_readout", "stop_accuracy": "stop_accuracy", "train_images": "train_images",
+                  "test_images": "test_images", "device": "device"}
 # A sweep sets k and the architectures (with or without the bottleneck) itself, and numbers its seeds.
 SWEEP_SETTINGS = {**{field: arg for field, arg in {**MODEL_SETTINGS, **TRAIN_SETTINGS}.items()
                      if field not in ("n_connections", "bottleneck", "seed")},
@@ -163,6 +163,9 @@ def add_setting_arguments(p):
                    help="Deep-R learning rates at p = 1/N^2 and p = 1 (default 0.1,0.01; authors' code 0.1,0.001)")
     p.add_argument("--train-readout", action=argparse.BooleanOptionalAction,
                    help="train the last readout layer (default: yes; the authors' April 2022 configs: no)")
+    p.add_argument("--stop-accuracy", type=float, metavar="ACC",
+                   help="stop once an epoch (from the second on) reaches this test accuracy (default: never; "
+                        "the authors' code: 0.9)")
     p.add_argument("--train-images", type=int, help="use only the first n training images")
     p.add_argument("--test-images", type=int, help="use only the first n test images")
     p.add_argument("--device", help="cpu (default) or cuda")

@@ -67,6 +67,7 @@ class SweepConfig:
     balance: bool = True
     deepr_lr_range: tuple[float, float] = (0.1, 0.01)
     train_readout: bool = True
+    stop_accuracy: float | None = None
     device: str = "cpu"
 
     def __post_init__(self):
@@ -101,7 +102,7 @@ class SweepConfig:
         return TrainConfig(seed=seed, epochs=self.epochs, batch_size=self.batch_size, rule=self.rule,
                            exclude=self.exclude, balance=self.balance, train_images=self.train_images,
                            test_images=self.test_images, deepr_lr_range=self.deepr_lr_range,
-                           train_readout=self.train_readout, device=self.device)
+                           train_readout=self.train_readout, stop_accuracy=self.stop_accuracy, device=self.device)
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -129,6 +130,7 @@ VARIANTS = {
     "noexclude": ("no exclusion rule, no balancing", {"exclude": False, "balance": False}),
     "deepr-lr": ("Deep-R lr 0.1 -> 0.001", {"deepr_lr_range": (0.1, 0.001)}),
     "frozen-readout": ("readout frozen at its initial weights", {"train_readout": False}),
+    "early-stop": ("early stop at 0.90 test accuracy", {"stop_accuracy": 0.9}),
 }
 VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
 for _name, (_, _change) in VARIANTS.items():
@@ -329,10 +331,10 @@ def training_floor(cfg: SweepConfig, table: pd.DataFrame, throughput: float | No
     # about 80% of pairs are valid, and balancing trims a few more (make_pairs)
     pairs_per_epoch = (0.8 if cfg.exclude else 1.0) * (cfg.train_images or 60_000)
     total = 0.0
-    for (architecture, k), group in table.groupby(["architecture", "k"]):
+    trained = table[table["metric"] == "epoch_test_accuracy"]  # a row per epoch trained (fewer with early stops)
+    for (architecture, k), group in trained.groupby(["architecture", "k"]):
         model = cfg.model_config(int(k), architecture)
-        epochs = cfg.train_config(0).n_epochs(model)
-        total += group["job"].nunique() * epochs * pairs_per_epoch * flops_per_pair(model)["total"]
+        total += len(group) * pairs_per_epoch * flops_per_pair(model)["total"]
     return {"throughput_gflops": round(throughput / 1e9, 1), "training_gflop": round(total / 1e9, 1),
             "floor_seconds": round(total / throughput, 1)}
 

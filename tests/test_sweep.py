@@ -53,6 +53,20 @@ def test_bad_settings_give_one_clear_error(preset, overrides, message):
         config_with_overrides(preset, **overrides)
 
 
+def test_the_training_floor_counts_the_epochs_each_model_trained():
+    from modlib.bench import flops_per_pair
+    from modlib.sweep import training_floor
+
+    cfg = SweepConfig(name="x", architectures=("standard",), train_images=1000)
+    rows = [dict(architecture="standard", k=k, job=f"j{k}", metric="epoch_test_accuracy", epoch=e, value=0.5)
+            for k, epochs in ((1, 2), (60, 5)) for e in range(1, epochs + 1)]
+    rows.append(dict(architecture="standard", k=1, job="j1", metric="accuracy", value=0.5))
+    floor = training_floor(cfg, pd.DataFrame(rows), throughput=1e9)
+    per_pair = flops_per_pair(cfg.model_config(1, "standard"))["total"]  # the same for every k
+    assert floor["training_gflop"] == round((2 + 5) * 800 * per_pair / 1e9, 1)
+    assert floor["floor_seconds"] == round((2 + 5) * 800 * per_pair / 1e9, 1)
+
+
 def test_listed_k_values_replace_the_geometric_levels():
     cfg = config_with_overrides("paper", name="x", k_values=(60, 1, 60))
     assert cfg.connections() == [1, 60]

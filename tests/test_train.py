@@ -74,6 +74,25 @@ def test_a_frozen_readout_keeps_its_initial_weights_and_the_rest_learns(bottlene
             assert torch.equal(value, start[name]) == (name in last), name
 
 
+def test_early_stopping_waits_for_the_second_epoch():
+    from modlib.train import reached
+
+    history = [{"test_accuracy": 0.95}]
+    assert not reached(0.9, history)  # the first epoch never stops training
+    assert reached(0.9, history + [{"test_accuracy": 0.90}])
+    assert not reached(0.9, history + [{"test_accuracy": 0.89}])
+    assert not reached(None, history * 3)
+
+
+@needs_mnist
+def test_early_stopping_ends_training_at_the_first_epoch_that_reaches_it():
+    cfg = replace(QUICK, epochs=4, train_images=1000, test_images=300)
+    _, stopped = train_model(ModelConfig(n_connections=5), replace(cfg, stop_accuracy=0.01), progress=False)
+    _, full = train_model(ModelConfig(n_connections=5), replace(cfg, stop_accuracy=1.0), progress=False)
+    assert len(stopped["history"]) == 2 and len(full["history"]) == 4
+    assert stopped["history"] == [{**h, "seconds": s["seconds"]} for h, s in zip(full["history"], stopped["history"])]
+
+
 def test_loading_an_empty_folder_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m modlib train"):
         load_run(tmp_path)
