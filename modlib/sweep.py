@@ -120,8 +120,9 @@ PRESETS = {
     # The paper sweep on a GPU, whose rounding differs from the CPU's: do the verdicts depend on it?
     "paper-cuda": SweepConfig(name="paper-cuda", device="cuda"),
 }
-# The authors' code differs from the paper's text in ways that could matter (replication
-# notes): each variant changes one setting, and is labelled for the book's comparison.
+# The authors' code differs from the paper's text, or fills a gap in it, in ways that could
+# matter (replication notes): each variant changes one such setting (noexclude: two), and is
+# labelled for the book's comparison.
 VARIANTS = {
     "text": ("the paper's text (reference)", {}),
     "absmax": ("decision by largest |readout|", {"decision": "absmax"}),
@@ -131,6 +132,7 @@ VARIANTS = {
     "deepr-lr": ("Deep-R lr 0.1 -> 0.001", {"deepr_lr_range": (0.1, 0.001)}),
     "frozen-readout": ("readout frozen at its initial weights", {"train_readout": False}),
     "early-stop": ("early stop at 0.90 test accuracy", {"stop_accuracy": 0.9}),
+    "batch-256": ("batches of 256 pairs", {"batch_size": 256}),
 }
 VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
 for _name, (_, _change) in VARIANTS.items():
