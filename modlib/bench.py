@@ -103,11 +103,16 @@ def seconds_per_epoch(model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: in
     return seconds, n_pairs, {phase: s / n_steps for phase, s in clock.seconds.items()}
 
 
+def threads_per_worker(workers: int) -> int:
+    """Threads for each of ``workers`` processes that share this process's threads."""
+    return max(1, torch.get_num_threads() // workers)
+
+
 def seconds_side_by_side(model_cfg: ModelConfig, train_cfg: TrainConfig, workers: int, epochs: int = 2):
     """Wall time and pairs of ``workers`` models (seeds 0, 1, ...) each training ``epochs`` epochs
     at the same time, one process each, sharing this process's threads; timed from a common
     start after each has warmed up with one epoch."""
-    threads = max(1, torch.get_num_threads() // workers)
+    threads = threads_per_worker(workers)
     context = multiprocessing.get_context("spawn")  # as the sweep's workers
     with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
         start = manager.Barrier(workers)
@@ -159,7 +164,7 @@ def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print, 
         print_(f"one model alone: ratio {seconds / floor:.2f}")
         wall, pairs = seconds_side_by_side(model_cfg, train_cfg, workers)
         seconds = wall * n_pairs / pairs  # wall time per model-epoch of n_pairs pairs
-        print_(f"{workers} models side by side, {max(1, torch.get_num_threads() // workers)} thread(s) each: "
+        print_(f"{workers} models side by side, {threads_per_worker(workers)} thread(s) each: "
                f"{seconds:.3f} s per model-epoch ({pairs / wall:,.0f} pairs/s in all)")
     ratio = seconds / floor
     print_(f"ratio measured / floor: {ratio:.2f}")

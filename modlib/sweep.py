@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from modlib.bench import flops_per_pair, matmul_throughput
+from modlib.bench import flops_per_pair, matmul_throughput, threads_per_worker
 from modlib.data import write_atomic
 from modlib.metrics import MEASURES, METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics, specialization
 from modlib.model import ModelConfig, require
@@ -95,14 +95,17 @@ class SweepConfig:
         return [(a, k, s) for a in self.architectures for k in self.connections() for s in range(self.seeds)]
 
     def model_config(self, k: int, architecture: str) -> ModelConfig:
-        return ModelConfig(n_hidden=self.n_hidden, n_connections=k, decision=self.decision, message=self.message,
-                           bottleneck=BOTTLENECK_WIDTH if architecture == "bottleneck" else None)
+        return ModelConfig(n_connections=k, bottleneck=BOTTLENECK_WIDTH if architecture == "bottleneck" else None,
+                           **self.shared_with(ModelConfig))
 
     def train_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(seed=seed, epochs=self.epochs, batch_size=self.batch_size, rule=self.rule,
-                           exclude=self.exclude, balance=self.balance, train_images=self.train_images,
-                           test_images=self.test_images, deepr_lr_range=self.deepr_lr_range,
-                           train_readout=self.train_readout, stop_accuracy=self.stop_accuracy, device=self.device)
+        return TrainConfig(seed=seed, **self.shared_with(TrainConfig))
+
+    def shared_with(self, config_class) -> dict:
+        """This sweep's value of every field it shares with ``config_class``, so that each
+        setting of a sweep reaches its models without being listed twice."""
+        names = {f.name for f in fields(config_class)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in names}
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -270,7 +273,7 @@ def run_workers(cfg: SweepConfig, results: str | Path, shard: tuple[int, int], w
     Python between the products use one core and leave the other idle. Each worker merges
     when it ends (under the lock), so the last one leaves the whole table."""
     i, n = shard
-    threads = max(1, torch.get_num_threads() // workers)
+    threads = threads_per_worker(workers)
     # spawn, not fork: a forked child of a process that has started OpenMP threads can hang
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=start_worker, initargs=(threads, os.getpid())) as pool:
