@@ -72,7 +72,7 @@ def metric_config(args, record: dict):
 
     trained = {key: record["train"][key] for key in ("exclude", "balance", "train_images", "test_images")
                if key in record.get("train", {})}
-    settings = {"device": "device", "train_images": "train_images", "test_images": "test_images"}
+    settings = {key: TRAIN_SETTINGS[key] for key in ("device", "train_images", "test_images")}
     return TrainConfig(**{**trained, **given(args, settings)})
 
 
