@@ -1,6 +1,6 @@
 import pytest
 
-from modlib.bench import flops_per_pair, run_benchmark
+from modlib.bench import conventional_flops_per_pair, flops_per_pair, run_benchmark
 from modlib.model import ModelConfig
 from modlib.train import TrainConfig
 
@@ -15,6 +15,12 @@ def test_flop_count_of_the_paper_model():
     assert counts["total"] == counts["forward"] + counts["backward"]
 
 
+def test_conventional_flop_count_is_three_forwards_over_every_step():
+    # forward with all 5 recurrent products: 313,600 + 5 x 80,000 + 4,000; backward twice that
+    assert conventional_flops_per_pair(ModelConfig()) == 3 * (313_600 + 400_000 + 4_000)
+    assert conventional_flops_per_pair(ModelConfig(n_steps=1)) == 3 * (313_600 + 80_000 + 4_000)
+
+
 @needs_mnist
 @pytest.mark.parametrize("device", DEVICES)
 def test_benchmark_runs_and_ends_with_the_ratio(device):
@@ -23,6 +29,10 @@ def test_benchmark_runs_and_ends_with_the_ratio(device):
                           print_=lines.append)
     assert ratio > 0
     assert lines[-1].startswith("ratio measured / floor:")
+    conventional = float(lines[-2].split("ratio ")[1])
+    cfg = ModelConfig(n_connections=10)
+    assert conventional == pytest.approx(ratio * flops_per_pair(cfg)["total"] / conventional_flops_per_pair(cfg),
+                                         abs=0.006)
     assert any("GFLOP/s" in line for line in lines)
 
 
