@@ -385,8 +385,20 @@ def load_results(name: str, results: str | Path = "results") -> pd.DataFrame:
     """The merged table of a sweep, with a clear error when it has not been run."""
     path = Path(results) / name / "results.csv"
     if not path.exists():
-        raise FileNotFoundError(f"no stored results at {path}: run `python -m modlib sweep --preset {name}`")
+        raise FileNotFoundError(f"no stored results at {path}: {how_to_make(name, results)}")
     return read_table(path)
+
+
+def how_to_make(name: str, results: str | Path = "results") -> str:
+    """What to run to get sweep ``name``'s table: finish an interrupted run, run the preset
+    of that name, or run a sweep under that name."""
+    finished = len(list((Path(results) / name / "jobs").glob("*.csv")))
+    if finished:
+        return (f"{finished} finished models of an unfinished sweep are in its jobs/ folder; "
+                f"run the same sweep command again with --resume to finish and merge it")
+    if name in PRESETS:
+        return f"run `python -m modlib sweep --preset {name}`"
+    return f"run a sweep with `--name {name}`, e.g. `python -m modlib sweep --preset paper --name {name} --seeds 3`"
 
 
 def results_for_book(name: str, results: str | Path = BOOK_RESULTS) -> tuple[pd.DataFrame, str]:
@@ -396,7 +408,7 @@ def results_for_book(name: str, results: str | Path = BOOK_RESULTS) -> tuple[pd.
     try:
         return load_results(name, results), name
     except FileNotFoundError:
-        print(f"No stored results for {name!r}: run `python -m modlib sweep --preset {name}` "
+        print(f"No stored results for {name!r}: {how_to_make(name, results)} "
               f"(or `make reproduce`). Showing the quick 'smoke' preset instead.")
     if not (Path(results) / "smoke" / "results.csv").exists():
         run_sweep(PRESETS["smoke"], results, resume=True, progress=False)

@@ -103,8 +103,15 @@ def test_bad_shard_is_rejected(text):
 
 
 def test_missing_results_say_how_to_make_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m modlib sweep --preset paper"):
+    with pytest.raises(FileNotFoundError, match="run `python -m modlib sweep --preset paper`"):
         load_results("paper", tmp_path)
+    with pytest.raises(FileNotFoundError, match="--name n50"):
+        load_results("n50", tmp_path)
+    jobs = tmp_path / "n50" / "jobs"
+    jobs.mkdir(parents=True)
+    (jobs / "one.csv").write_text("job\n")
+    with pytest.raises(FileNotFoundError, match="1 finished models .* again with --resume"):
+        load_results("n50", tmp_path)
 
 
 @needs_mnist
