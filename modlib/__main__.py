@@ -196,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="training speed against the matmul floor")
     add_model_arguments(p, connections_default=60)
     p.add_argument("--workers", type=int, default=1,
-                   help="also time this many models trained at once, sharing the threads (as sweep --workers)")
+                   help="also time this many models (seeds --seed, --seed + 1, ...) trained at once, "
+                        "sharing the threads (as sweep --workers)")
     p.set_defaults(func=cmd_bench)
 
     from pathlib import Path

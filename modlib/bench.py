@@ -122,17 +122,23 @@ def threads_per_worker(workers: int) -> int:
 
 
 def seconds_side_by_side(model_cfg: ModelConfig, train_cfg: TrainConfig, workers: int, epochs: int = 2):
-    """Wall time and pairs of ``workers`` models (seeds 0, 1, ...) each training ``epochs`` epochs
+    """Wall time and pairs of ``workers`` models (`worker_configs`) each training ``epochs`` epochs
     at the same time, one process each, sharing this process's threads; timed from a common
     start after each has warmed up with one epoch."""
     threads = threads_per_worker(workers)
     context = multiprocessing.get_context("spawn")  # as the sweep's workers
     with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
         start = manager.Barrier(workers)
-        runs = [pool.submit(timed_epochs, model_cfg, replace(train_cfg, seed=w), threads, start, epochs)
-                for w in range(workers)]
+        runs = [pool.submit(timed_epochs, model_cfg, cfg, threads, start, epochs)
+                for cfg in worker_configs(train_cfg, workers)]
         timed = [run.result() for run in runs]
     return max(seconds for seconds, _ in timed), sum(pairs for _, pairs in timed)
+
+
+def worker_configs(train_cfg: TrainConfig, workers: int) -> list[TrainConfig]:
+    """One training config per worker, seeds ``train_cfg.seed``, ``train_cfg.seed + 1``, ...: the
+    models differ, as a sweep's do, and ``--seed`` still chooses them."""
+    return [replace(train_cfg, seed=train_cfg.seed + w) for w in range(workers)]
 
 
 def timed_epochs(model_cfg: ModelConfig, train_cfg: TrainConfig, threads: int, start, epochs: int):

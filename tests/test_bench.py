@@ -49,6 +49,14 @@ def test_benchmark_of_models_side_by_side_ends_with_their_ratio():
     assert ratio == pytest.approx(seconds / floor, rel=rounding)
 
 
+def test_side_by_side_workers_train_successive_seeds_from_the_given_one():
+    from modlib.bench import worker_configs
+
+    configs = worker_configs(TrainConfig(seed=5, batch_size=64), 3)
+    assert [cfg.seed for cfg in configs] == [5, 6, 7]
+    assert all(cfg.batch_size == 64 for cfg in configs)
+
+
 def test_benchmark_refuses_zero_workers():
     with pytest.raises(ValueError, match="--workers must be >= 1"):
         run_benchmark(ModelConfig(), TrainConfig(), print_=lambda line: None, workers=0)
