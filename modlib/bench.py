@@ -8,9 +8,8 @@ one for the state gradient and one for the weight gradient; readouts likewise.
 Element-wise work (tanh, optimisers, Deep-R) is not counted: it is the overhead.
 The common shortcut "backward = 2 x forward", with the first step's product with h = 0
 counted too, gives about a third more (2.15 against 1.60 MFLOP per pair for the standard
-model); it is how ``performance.md`` in the project's reference counts (~2 MFLOP per pair,
-~100 GFLOP per model-epoch), so the benchmark prints the ratio under that count as well,
-to compare with the ratios observed there.
+model, ~100 GFLOP per model-epoch); the project's speed target (1.3 x the floor) was set
+under that count, so the benchmark prints the ratio under it as well (chapter "Training").
 The floor is FLOPs / throughput, with the throughput measured in the same process on the
 same products, so that a busy machine moves both numbers together. One more epoch is
 timed phase by phase (batch, loss and gradients, Adadelta, Deep-R) to show where the time
