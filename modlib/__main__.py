@@ -27,11 +27,12 @@ TRAIN_SETTINGS = {"seed": "seed", "epochs": "epochs", "batch_size": "batch_size"
                   "exclude": "exclude", "balance": "balance", "deepr_lr_range": "deepr_lr",
                   "train_readout": "train_readout", "stop_accuracy": "stop_accuracy", "train_images": "train_images",
                   "test_images": "test_images", "device": "device"}
+MASK_SETTINGS = {"mask_fraction": "mask_fraction", "mask_repeats": "mask_repeats"}  # as MASK_OPTIONS in metrics
 # A sweep sets k and the architectures (with or without the bottleneck) itself, and numbers its seeds.
 SWEEP_SETTINGS = {**{field: arg for field, arg in {**MODEL_SETTINGS, **TRAIN_SETTINGS}.items()
                      if field not in ("n_connections", "bottleneck", "seed")},
                   "name": "name", "levels": "levels", "k_values": "connections", "seeds": "seeds",
-                  "architectures": "architectures", "metrics": "metrics"}
+                  "architectures": "architectures", "metrics": "metrics", **MASK_SETTINGS}
 
 
 def given(args, settings: dict) -> dict:
@@ -80,16 +81,17 @@ def cmd_metrics(args):
     import json
     import time
 
-    from modlib.metrics import METRIC_FUNCTIONS, MetricData, applicable_metrics
+    from modlib.metrics import MASK_OPTIONS, METRIC_FUNCTIONS, MetricData, applicable_metrics
     from modlib.train import load_run
 
     model, record = load_run(args.run, args.device)
     names = args.metric or applicable_metrics(model)
     data = MetricData.load(metric_config(args, record), seed=args.seed)
+    mask = {MASK_OPTIONS[field]: value for field, value in given(args, MASK_SETTINGS).items()}
     results = {}
     for name in names:
         start = time.perf_counter()
-        result = METRIC_FUNCTIONS[name](model, data, seed=args.seed)
+        result = METRIC_FUNCTIONS[name](model, data, seed=args.seed, **(mask if name == "weight_mask" else {}))
         results[name] = {key: getattr(v, "tolist", lambda: v)() for key, v in result.items()}
         results[name]["seconds"] = round(time.perf_counter() - start, 2)
         print(f"{name}: M={results[name]['M']} specialization={results[name]['specialization']} "
@@ -139,6 +141,15 @@ def comma_separated(kind):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__} values, got {text!r}") from None
     return parse
+
+
+def add_mask_arguments(p):
+    """The weight mask's settings, shared by sweep and metrics; one not given keeps the default."""
+    p.add_argument("--mask-fraction", type=float,
+                   help="weight mask: fraction q of the scored weights each mask keeps (the paper's 0.05)")
+    p.add_argument("--mask-repeats", type=int,
+                   help="weight mask: masks trained per sub-task from different random scores, averaged "
+                        "(default 1; the authors' code used several)")
 
 
 def add_setting_arguments(p):
@@ -223,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", type=comma_separated(str),
                    help="comma-separated among " + ",".join(METRICS) + '; "" for none (training only)')
     add_setting_arguments(p)
+    add_mask_arguments(p)
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("figures", help="figures of a stored sweep")
@@ -239,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-images", type=int, default=None, help="default: as many as the model was tested on")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
+    add_mask_arguments(p)
     p.set_defaults(func=cmd_metrics)
     return parser
 

@@ -153,17 +153,28 @@ def train_mask(model: ModularRNN, data: MetricData, k: int, q: float = 0.05, epo
     return masks, accuracy
 
 
-def weight_mask_metric(model: ModularRNN, data: MetricData, q: float = 0.05, seed: int = 0,
+MASK_REPEAT_SEED = 1000  # repeat r of a mask trains from seed + 1000 r: repeat 0 is the single mask's
+# Settings of a sweep (and of the metrics command) that reach weight_mask_metric, and its argument for each.
+MASK_OPTIONS = {"mask_fraction": "q", "mask_repeats": "repeats"}
+
+
+def weight_mask_metric(model: ModularRNN, data: MetricData, q: float = 0.05, repeats: int = 1, seed: int = 0,
                        progress: bool = True, **mask_options) -> dict:
     """``M[n, k]``: the fraction of the weights kept by the mask for digit k that lie in
-    module n. Also returns each mask's test accuracy on its sub-task."""
-    table, accuracies = np.zeros((2, 2)), []
+    module n. Also returns each mask's test accuracy on its sub-task. ``repeats`` > 1 trains
+    that many masks per sub-task from different random scores and averages both (the
+    authors' code used several; the paper does not say)."""
+    if not 0 < q < 1 or repeats < 1:
+        raise ValueError(f"the weight mask needs 0 < q < 1 (the paper's 0.05) and repeats >= 1, got {q}, {repeats}")
+    table, accuracies = np.zeros((2, 2)), np.zeros(2)
     for k in (0, 1):
-        masks, acc = train_mask(model, data, k, q=q, seed=seed, progress=progress, **mask_options)
-        kept = torch.stack([sum(m[n].sum() for m in masks.values()) for n in (0, 1)]).double()
-        table[:, k] = (kept / kept.sum()).cpu().numpy()
-        accuracies.append(acc)
-    return {"M": table, "specialization": specialization(table), "mask_accuracy": accuracies}
+        for r in range(repeats):
+            masks, acc = train_mask(model, data, k, q=q, seed=seed + MASK_REPEAT_SEED * r, progress=progress,
+                                    **mask_options)
+            kept = torch.stack([sum(m[n].sum() for m in masks.values()) for n in (0, 1)]).double()
+            table[:, k] += (kept / kept.sum()).cpu().numpy() / repeats
+            accuracies[k] += acc / repeats
+    return {"M": table, "specialization": specialization(table), "mask_accuracy": accuracies.tolist()}
 
 
 # --- Correlation metric and CKA --------------------------------------------------------

@@ -30,7 +30,8 @@ from tqdm import tqdm
 
 from modlib.bench import flops_per_pair, matmul_throughput, threads_per_worker
 from modlib.data import write_atomic
-from modlib.metrics import MEASURES, METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics, specialization
+from modlib.metrics import (MASK_OPTIONS, MEASURES, METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics,
+                            specialization)
 from modlib.model import ModelConfig, require
 from modlib.structure import model_q
 from modlib.train import TrainConfig, check_device, train_model
@@ -47,7 +48,9 @@ CURVES = ("train_accuracy", "test_accuracy")  # per epoch, stored as metric "epo
 @dataclass(frozen=True)
 class SweepConfig:
     """One sweep. ``levels`` interconnection counts ``round(geomspace(1, N^2, levels))``, or
-    the counts k listed in ``k_values`` when it is not empty (then ``levels`` is not used)."""
+    the counts k listed in ``k_values`` when it is not empty (then ``levels`` is not used).
+    ``mask_fraction`` and ``mask_repeats`` are the weight mask's q and number of masks
+    averaged per sub-task (`modlib.metrics.weight_mask_metric`)."""
 
     name: str
     n_hidden: int = 100
@@ -68,11 +71,16 @@ class SweepConfig:
     deepr_lr_range: tuple[float, float] = (0.1, 0.01)
     train_readout: bool = True
     stop_accuracy: float | None = None
+    mask_fraction: float = 0.05
+    mask_repeats: int = 1
     device: str = "cpu"
 
     def __post_init__(self):
         problems = [
             (self.levels >= 1, f"levels must be >= 1, got {self.levels}"),
+            (0 < self.mask_fraction < 1, f"mask_fraction (the weight mask's q) must be in (0, 1), "
+                                         f"the paper's is 0.05; got {self.mask_fraction}"),
+            (self.mask_repeats >= 1, f"mask_repeats must be >= 1, got {self.mask_repeats}"),
             (self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}"),
             (set(self.architectures) <= set(ARCHITECTURES) and self.architectures,
              f"architectures must be among {ARCHITECTURES}, got {self.architectures}"),
@@ -100,6 +108,13 @@ class SweepConfig:
 
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig(seed=seed, **self.shared_with(TrainConfig))
+
+    def metric_options(self, metric: str) -> dict:
+        """Keyword arguments of ``metric``'s function that this sweep sets: for the weight mask,
+        the fraction q of weights kept and how many masks to average; none for the others."""
+        if metric != "weight_mask":
+            return {}
+        return {argument: getattr(self, field) for field, argument in MASK_OPTIONS.items()}
 
     def shared_with(self, config_class) -> dict:
         """This sweep's value of every field it shares with ``config_class``, so that each
@@ -136,6 +151,7 @@ VARIANTS = {
     "frozen-readout": ("readout frozen at its initial weights", {"train_readout": False}),
     "early-stop": ("early stop at 0.90 test accuracy", {"stop_accuracy": 0.9}),
     "batch-256": ("batches of 256 pairs", {"batch_size": 256}),
+    "mask-repeats": ("weight mask averaged over 3 initialisations", {"mask_repeats": 3}),
 }
 VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
 for _name, (_, _change) in VARIANTS.items():
@@ -161,7 +177,7 @@ def run_job(cfg: SweepConfig, job, data: MetricData) -> pd.DataFrame:
     for name in applicable_metrics(model):
         if name not in cfg.metrics:
             continue
-        result = METRIC_FUNCTIONS[name](model, data, seed=seed, progress=False)
+        result = METRIC_FUNCTIONS[name](model, data, seed=seed, progress=False, **cfg.metric_options(name))
         rows += [dict(base, metric=name, module=n, subtask=t, value=float(result["M"][n, t]))
                  for n in (0, 1) for t in (0, 1)]
         rows += [dict(base, metric="mask_accuracy", subtask=t, value=a)

@@ -23,6 +23,8 @@ def cli(*args):
     (["train", "-k", "3", "--deepr-lr", "0.1", "--out", "unused"], "deepr_lr_range must be two positive"),
     (["sweep", "--preset", "paper", "--name", "x", "--levels", "3", "-k", "1,2"], "--levels (that many levels"),
     (["sweep", "--preset", "paper", "--rule", "equation"], "preset (rule=equation) needs --name"),
+    (["sweep", "--preset", "smoke", "--name", "x", "--mask-fraction", "5"], "mask_fraction (the weight mask's q)"),
+    (["sweep", "--preset", "smoke", "--name", "x", "--mask-repeats", "0"], "mask_repeats must be >= 1"),
 ])
 def test_bad_input_gives_one_line_error_and_nonzero_exit(args, message):
     result = cli(*args)
@@ -40,13 +42,14 @@ def test_every_sweep_setting_can_be_set_from_the_command_line():
     assert set(SWEEP_SETTINGS) == {f.name for f in fields(SweepConfig)}
     result = cli("sweep", "--preset", "smoke", "--name", "x", "--connections", "60,1", "--batch-size", "64",
                  "--decision", "absmax", "--message", "before", "--rule", "equation", "--no-exclude",
-                 "--no-balance", "--deepr-lr", "0.1,0.001", "--show")
+                 "--no-balance", "--deepr-lr", "0.1,0.001", "--mask-fraction", "0.1", "--mask-repeats", "3", "--show")
     assert result.returncode == 0, result.stderr
     shown = dict(line.strip().split(": ", 1) for line in result.stdout.splitlines())
     assert shown["connections"] == "[1, 60]" and "not used" in shown["levels"]
     assert (shown["batch_size"], shown["decision"], shown["message"], shown["rule"]) == \
         ("64", "absmax", "before", "equation")
     assert (shown["exclude"], shown["balance"], shown["deepr_lr_range"]) == ("False", "False", "[0.1, 0.001]")
+    assert (shown["mask_fraction"], shown["mask_repeats"]) == ("0.1", "3")
 
 
 def test_train_options_not_given_keep_the_defaults():

@@ -130,6 +130,25 @@ def test_isolated_modules_masks_select_the_module_that_sees_the_digit(small_data
     assert m[0, 0] > m[1, 0] and m[1, 1] > m[0, 1]
 
 
+@needs_mnist
+def test_repeated_masks_average_the_single_masks_of_their_seeds(small_data):
+    from modlib.metrics import MASK_REPEAT_SEED
+
+    model = isolated(small_data, seed=3)
+    both = weight_mask_metric(model, small_data, q=0.1, repeats=2, seed=4, progress=False)
+    singles = [weight_mask_metric(model, small_data, q=0.1, seed=seed, progress=False)
+               for seed in (4, 4 + MASK_REPEAT_SEED)]
+    np.testing.assert_allclose(both["M"], (singles[0]["M"] + singles[1]["M"]) / 2, rtol=1e-12)
+    np.testing.assert_allclose(both["mask_accuracy"], np.mean([s["mask_accuracy"] for s in singles], axis=0))
+    assert not np.array_equal(singles[0]["M"], singles[1]["M"])  # the repeats did start from other scores
+
+
+@pytest.mark.parametrize("options", [{"q": 0.0}, {"q": 1.0}, {"repeats": 0}])
+def test_weight_mask_refuses_an_empty_or_full_mask_and_no_repeats(options):
+    with pytest.raises(ValueError, match="0 < q < 1 .* repeats >= 1"):
+        weight_mask_metric(ModularRNN(n_connections=1), data=None, **options)
+
+
 def test_bottleneck_metric_rejects_a_model_without_bottleneck():
     with pytest.raises(ValueError, match="bottleneck=5"):
         bottleneck_metric(ModularRNN(n_connections=1), data=None)

@@ -86,6 +86,17 @@ def test_a_sweep_trains_with_its_own_settings(preset):
     assert PRESETS["variant-noexclude"].train_config(0).balance is False
 
 
+def test_a_sweeps_mask_settings_reach_the_weight_mask_and_only_it():
+    import inspect
+
+    from modlib.metrics import weight_mask_metric
+
+    cfg = replace(PRESETS["smoke"], mask_fraction=0.1, mask_repeats=3)
+    assert cfg.metric_options("weight_mask") == {"q": 0.1, "repeats": 3}
+    assert set(cfg.metric_options("weight_mask")) <= set(inspect.signature(weight_mask_metric).parameters)
+    assert all(cfg.metric_options(name) == {} for name in ("bottleneck", "correlation", "cka"))
+
+
 def test_a_folder_from_before_a_setting_was_added_resumes_with_its_default(tmp_path):
     folder = tmp_path / "smoke"
     folder.mkdir()
