@@ -162,8 +162,8 @@ def weight_mask_metric(model: ModularRNN, data: MetricData, q: float = 0.05, rep
                        progress: bool = True, **mask_options) -> dict:
     """``M[n, k]``: the fraction of the weights kept by the mask for digit k that lie in
     module n. Also returns each mask's test accuracy on its sub-task. ``repeats`` > 1 trains
-    that many masks per sub-task from different random scores and averages both (the
-    authors' code used several; the paper does not say)."""
+    that many masks per sub-task from different random scores and averages their fractions
+    and accuracies (the authors' code used several; the paper does not say)."""
     if not 0 < q < 1 or repeats < 1:
         raise ValueError(f"the weight mask needs 0 < q < 1 (the paper's 0.05) and repeats >= 1, got {q}, {repeats}")
     table, accuracies = np.zeros((2, 2)), np.zeros(2)
