@@ -81,13 +81,14 @@ def cmd_metrics(args):
     import json
     import time
 
-    from modlib.metrics import MASK_OPTIONS, METRIC_FUNCTIONS, MetricData, applicable_metrics
+    from modlib.metrics import MASK_OPTIONS, METRIC_FUNCTIONS, MetricData, applicable_metrics, check_mask_options
     from modlib.train import load_run
 
+    mask = {MASK_OPTIONS[field]: value for field, value in given(args, MASK_SETTINGS).items()}
+    check_mask_options(**mask)  # before any metric is computed
     model, record = load_run(args.run, args.device)
     names = args.metric or applicable_metrics(model)
     data = MetricData.load(metric_config(args, record), seed=args.seed)
-    mask = {MASK_OPTIONS[field]: value for field, value in given(args, MASK_SETTINGS).items()}
     results = {}
     for name in names:
         start = time.perf_counter()

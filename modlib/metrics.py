@@ -158,14 +158,20 @@ MASK_REPEAT_SEED = 1000  # repeat r of a mask trains from seed + 1000 r: repeat 
 MASK_OPTIONS = {"mask_fraction": "q", "mask_repeats": "repeats"}
 
 
+def check_mask_options(q: float = 0.05, repeats: int = 1) -> None:
+    """Refuse a mask that keeps no weight or all of them, or no mask at all."""
+    if not 0 < q < 1 or repeats < 1:
+        raise ValueError(f"the weight mask needs 0 < q < 1 (--mask-fraction; the paper's 0.05) and repeats >= 1 "
+                         f"(--mask-repeats), got q = {q}, repeats = {repeats}")
+
+
 def weight_mask_metric(model: ModularRNN, data: MetricData, q: float = 0.05, repeats: int = 1, seed: int = 0,
                        progress: bool = True, **mask_options) -> dict:
     """``M[n, k]``: the fraction of the weights kept by the mask for digit k that lie in
     module n. Also returns each mask's test accuracy on its sub-task. ``repeats`` > 1 trains
     that many masks per sub-task from different random scores and averages their fractions
     and accuracies (the authors' code used several; the paper does not say)."""
-    if not 0 < q < 1 or repeats < 1:
-        raise ValueError(f"the weight mask needs 0 < q < 1 (the paper's 0.05) and repeats >= 1, got {q}, {repeats}")
+    check_mask_options(q, repeats)
     table, accuracies = np.zeros((2, 2)), np.zeros(2)
     for k in (0, 1):
         for r in range(repeats):

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from modlib.bench import flops_per_pair, matmul_throughput, threads_per_worker
 from modlib.data import write_atomic
 from modlib.metrics import (MASK_OPTIONS, MEASURES, METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics,
-                            specialization)
+                            check_mask_options, specialization)
 from modlib.model import ModelConfig, require
 from modlib.structure import model_q
 from modlib.train import TrainConfig, check_device, train_model
@@ -78,15 +78,13 @@ class SweepConfig:
     def __post_init__(self):
         problems = [
             (self.levels >= 1, f"levels must be >= 1, got {self.levels}"),
-            (0 < self.mask_fraction < 1, f"mask_fraction (the weight mask's q) must be in (0, 1), "
-                                         f"the paper's is 0.05; got {self.mask_fraction}"),
-            (self.mask_repeats >= 1, f"mask_repeats must be >= 1, got {self.mask_repeats}"),
             (self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}"),
             (set(self.architectures) <= set(ARCHITECTURES) and self.architectures,
              f"architectures must be among {ARCHITECTURES}, got {self.architectures}"),
             (set(self.metrics) <= set(METRICS), f"metrics must be among {METRICS}, got {self.metrics}"),
         ]
         require(problems)
+        check_mask_options(self.mask_fraction, self.mask_repeats)
         for arch in self.architectures:  # validates n_hidden, decision, message
             self.model_config(1, arch)
         for k in self.connections():  # each within 1 .. N^2

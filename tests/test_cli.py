@@ -23,8 +23,9 @@ def cli(*args):
     (["train", "-k", "3", "--deepr-lr", "0.1", "--out", "unused"], "deepr_lr_range must be two positive"),
     (["sweep", "--preset", "paper", "--name", "x", "--levels", "3", "-k", "1,2"], "--levels (that many levels"),
     (["sweep", "--preset", "paper", "--rule", "equation"], "preset (rule=equation) needs --name"),
-    (["sweep", "--preset", "smoke", "--name", "x", "--mask-fraction", "5"], "mask_fraction (the weight mask's q)"),
-    (["sweep", "--preset", "smoke", "--name", "x", "--mask-repeats", "0"], "mask_repeats must be >= 1"),
+    (["sweep", "--preset", "smoke", "--name", "x", "--mask-fraction", "5"], "0 < q < 1 (--mask-fraction"),
+    (["sweep", "--preset", "smoke", "--name", "x", "--mask-repeats", "0"], "repeats >= 1 (--mask-repeats)"),
+    (["metrics", "no/such/run", "--mask-repeats", "0"], "repeats >= 1 (--mask-repeats)"),
 ])
 def test_bad_input_gives_one_line_error_and_nonzero_exit(args, message):
     result = cli(*args)
