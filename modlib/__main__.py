@@ -81,18 +81,18 @@ def cmd_metrics(args):
     import json
     import time
 
-    from modlib.metrics import MASK_OPTIONS, METRIC_FUNCTIONS, MetricData, applicable_metrics, check_mask_options
+    from modlib.metrics import METRIC_FUNCTIONS, MetricData, applicable_metrics, check_mask_options, metric_options
     from modlib.train import load_run
 
-    mask = {MASK_OPTIONS[field]: value for field, value in given(args, MASK_SETTINGS).items()}
-    check_mask_options(**mask)  # before any metric is computed
+    settings = given(args, MASK_SETTINGS)
+    check_mask_options(**metric_options("weight_mask", settings))  # before any metric is computed
     model, record = load_run(args.run, args.device)
     names = args.metric or applicable_metrics(model)
     data = MetricData.load(metric_config(args, record), seed=args.seed)
     results = {}
     for name in names:
         start = time.perf_counter()
-        result = METRIC_FUNCTIONS[name](model, data, seed=args.seed, **(mask if name == "weight_mask" else {}))
+        result = METRIC_FUNCTIONS[name](model, data, seed=args.seed, **metric_options(name, settings))
         results[name] = {key: getattr(v, "tolist", lambda: v)() for key, v in result.items()}
         results[name]["seconds"] = round(time.perf_counter() - start, 2)
         print(f"{name}: M={results[name]['M']} specialization={results[name]['specialization']} "

@@ -158,6 +158,14 @@ MASK_REPEAT_SEED = 1000  # repeat r of a mask trains from seed + 1000 r: repeat 
 MASK_OPTIONS = {"mask_fraction": "q", "mask_repeats": "repeats"}
 
 
+def metric_options(metric: str, settings: dict) -> dict:
+    """Keyword arguments of ``metric``'s function from ``settings`` named as a sweep's fields
+    (`MASK_OPTIONS`): the weight mask's, for the weight mask; none for the other metrics."""
+    if metric != "weight_mask":
+        return {}
+    return {MASK_OPTIONS[field]: value for field, value in settings.items() if field in MASK_OPTIONS}
+
+
 def check_mask_options(q: float = 0.05, repeats: int = 1) -> None:
     """Refuse a mask that keeps no weight or all of them, or no mask at all."""
     if not 0 < q < 1 or repeats < 1:

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from modlib.bench import flops_per_pair, matmul_throughput, threads_per_worker
 from modlib.data import write_atomic
 from modlib.metrics import (MASK_OPTIONS, MEASURES, METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics,
-                            check_mask_options, specialization)
+                            check_mask_options, metric_options, specialization)
 from modlib.model import ModelConfig, require
 from modlib.structure import model_q
 from modlib.train import TrainConfig, check_device, train_model
@@ -110,9 +110,7 @@ class SweepConfig:
     def metric_options(self, metric: str) -> dict:
         """Keyword arguments of ``metric``'s function that this sweep sets: for the weight mask,
         the fraction q of weights kept and how many masks to average; none for the others."""
-        if metric != "weight_mask":
-            return {}
-        return {argument: getattr(self, field) for field, argument in MASK_OPTIONS.items()}
+        return metric_options(metric, {field: getattr(self, field) for field in MASK_OPTIONS})
 
     def shared_with(self, config_class) -> dict:
         """This sweep's value of every field it shares with ``config_class``, so that each
