@@ -24,7 +24,7 @@ def set_threads(args):
 MODEL_SETTINGS = {"n_hidden": "hidden", "n_connections": "connections", "bottleneck": "bottleneck",
                   "decision": "decision", "message": "message"}
 TRAIN_SETTINGS = {"seed": "seed", "epochs": "epochs", "batch_size": "batch_size", "rule": "rule",
-                  "exclude": "exclude", "balance": "balance", "deepr_lr_range": "deepr_lr",
+                  "modulus": "modulus", "exclude": "exclude", "balance": "balance", "deepr_lr_range": "deepr_lr",
                   "train_readout": "train_readout", "stop_accuracy": "stop_accuracy", "train_images": "train_images",
                   "test_images": "test_images", "device": "device"}
 MASK_SETTINGS = {"mask_fraction": "mask_fraction", "mask_repeats": "mask_repeats"}  # as MASK_OPTIONS in metrics
@@ -71,7 +71,7 @@ def metric_config(args, record: dict):
     model is measured on the pairs it learned, as in a sweep."""
     from modlib.train import TrainConfig
 
-    trained = {key: record["train"][key] for key in ("exclude", "balance", "train_images", "test_images")
+    trained = {key: record["train"][key] for key in ("modulus", "exclude", "balance", "train_images", "test_images")
                if key in record.get("train", {})}
     settings = {key: TRAIN_SETTINGS[key] for key in ("device", "train_images", "test_images")}
     return TrainConfig(**{**trained, **given(args, settings)})
@@ -167,6 +167,9 @@ def add_setting_arguments(p):
                    help="after (the paper's, default) or before (enters before W_hh: authors' code)")
     p.add_argument("--rule", choices=RULES, help="which digit is the target: prose (the paper's words, default) "
                                                  "or equation (its equation, the opposite)")
+    p.add_argument("--modulus", type=int, metavar="M",
+                   help="report digit 0 when (D0 + D1) mod M < M/2: 2 is the paper's parity task (default); "
+                        "up to 10, the modules must share their digit mod M, log2(M) bits")
     p.add_argument("--exclude", action=argparse.BooleanOptionalAction,
                    help="leave out the paper's excluded digit pairs (default: yes; the authors' code: no)")
     p.add_argument("--balance", action=argparse.BooleanOptionalAction,

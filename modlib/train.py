@@ -23,7 +23,7 @@ from tqdm import tqdm
 from modlib.data import load_mnist
 from modlib.deepr import DeepR, DeepRConfig, deepr_lr
 from modlib.model import ModelConfig, ModularRNN, linear, recurrence, recurrence_backward, require
-from modlib.task import RULES, make_pairs, parity_target
+from modlib.task import MODULI, MODULI_SAID, RULES, make_pairs, parity_target
 
 TEST_PAIR_SEED = 2021
 
@@ -38,7 +38,8 @@ class TrainConfig:
     at its random initial weights, as the authors' configs of April 2022 did.
     ``stop_accuracy`` ends training after the first epoch, from the second on, whose test
     accuracy reaches it (the authors' code stopped at 0.90, judged on the test pairs);
-    ``None`` trains every epoch, as the paper's text says."""
+    ``None`` trains every epoch, as the paper's text says. ``modulus`` m > 2 asks the modules to
+    communicate more than the paper's one parity bit (`modlib.task`; 2: the paper's task)."""
 
     seed: int = 0
     epochs: int | None = None
@@ -50,6 +51,7 @@ class TrainConfig:
     stop_accuracy: float | None = None
     walk: float = 0.01
     rule: str = "prose"
+    modulus: int = 2
     exclude: bool = True
     balance: bool = True
     train_images: int | None = None
@@ -66,6 +68,7 @@ class TrainConfig:
              f"deepr_lr_range must be two positive learning rates (sparsest, densest), e.g. (0.1, 0.01); "
              f"got {tuple(lr_range)}"),
             (self.rule in RULES, f"rule must be one of {RULES}, got {self.rule!r}"),
+            (self.modulus in MODULI, f"modulus must be {MODULI_SAID}, got {self.modulus!r}"),
             (self.stop_accuracy is None or 0 < self.stop_accuracy <= 1,
              f"stop_accuracy must be in (0, 1] (or None: no early stop), got {self.stop_accuracy}"),
             (all(n is None or n >= 1 for n in (self.train_images, self.test_images)),
@@ -74,6 +77,10 @@ class TrainConfig:
 
     def n_epochs(self, model: ModelConfig) -> int:
         return self.epochs if self.epochs is not None else (7 if model.bottleneck else 5)
+
+    def target(self, d0: torch.Tensor, d1: torch.Tensor) -> torch.Tensor:
+        """The digit to report for each pair, by this config's rule and modulus."""
+        return parity_target(d0, d1, self.rule, self.modulus)
 
 
 def check_device(device: str) -> None:
@@ -103,7 +110,7 @@ class Split:
         return cls(images.reshape(len(images), -1).to(device, torch.float32) / 255, labels.to(device))
 
     def pairs(self, seed: int, cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
-        i0, i1 = make_pairs(self.labels.cpu(), seed, exclude=cfg.exclude, balance=cfg.balance)
+        i0, i1 = make_pairs(self.labels.cpu(), seed, exclude=cfg.exclude, balance=cfg.balance, modulus=cfg.modulus)
         return i0.to(self.x.device), i1.to(self.x.device)
 
     def batch(self, i0: torch.Tensor, i1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -124,9 +131,9 @@ def outputs_in_batches(model: ModularRNN, split: Split, pairs, batch_size: int =
         yield model(x), d0, d1
 
 
-def accuracy(model: ModularRNN, split: Split, pairs, rule: str = "prose") -> float:
-    """Fraction of pairs whose decided output is the parity-task target."""
-    correct = sum(int((out.decided.argmax(1) == parity_target(d0, d1, rule)).sum())
+def accuracy(model: ModularRNN, split: Split, pairs, cfg: TrainConfig = TrainConfig()) -> float:
+    """Fraction of pairs whose decided output is the task's target (``cfg``'s rule and modulus)."""
+    correct = sum(int((out.decided.argmax(1) == cfg.target(d0, d1)).sum())
                   for out, d0, d1 in outputs_in_batches(model, split, pairs))
     return correct / len(pairs[0])
 
@@ -262,7 +269,7 @@ def train_epoch(model, dense, sparse, split: Split, pairs, cfg: TrainConfig, epo
     bar = tqdm(starts, desc=f"epoch {epoch + 1}", leave=False, disable=not progress)
     for step, start in enumerate(bar):
         x, d0, d1 = split.batch(i0[start:start + cfg.batch_size], i1[start:start + cfg.batch_size])
-        target = parity_target(d0, d1, cfg.rule)
+        target = cfg.target(d0, d1)
         tick(clock, "batch")
         try:
             loss, decided, n_rewired = train_step(model, dense, sparse, x, target, clock)
@@ -304,7 +311,7 @@ def train_model(model_cfg: ModelConfig, cfg: TrainConfig, progress: bool = True,
         stats = train_epoch(model, dense, sparse, train, train.pairs(1000 * cfg.seed + epoch, cfg),
                             cfg, epoch, on_step, progress)
         stats["seconds"] = time.perf_counter() - t0
-        stats["test_accuracy"] = accuracy(model, test, test_pairs, cfg.rule)
+        stats["test_accuracy"] = accuracy(model, test, test_pairs, cfg)
         history.append(stats)
         epochs.set_postfix(loss=f"{stats['loss']:.3f}", test=f"{stats['test_accuracy']:.3f}")
         if reached(cfg.stop_accuracy, history):
@@ -313,7 +320,7 @@ def train_model(model_cfg: ModelConfig, cfg: TrainConfig, progress: bool = True,
         "model": model_cfg.to_dict(),
         "train": asdict(cfg),
         "history": history,
-        "test_accuracy": history[-1]["test_accuracy"] if history else accuracy(model, test, test_pairs, cfg.rule),
+        "test_accuracy": history[-1]["test_accuracy"] if history else accuracy(model, test, test_pairs, cfg),
         "seconds": time.perf_counter() - start,
         "threads": torch.get_num_threads(),  # the numbers can depend on it (see above)
     }

@@ -26,6 +26,7 @@ def cli(*args):
     (["sweep", "--preset", "smoke", "--name", "x", "--mask-fraction", "5"], "0 < q < 1 (--mask-fraction"),
     (["sweep", "--preset", "smoke", "--name", "x", "--mask-repeats", "0"], "repeats >= 1 (--mask-repeats)"),
     (["metrics", "no/such/run", "--mask-repeats", "0"], "repeats >= 1 (--mask-repeats)"),
+    (["train", "-k", "3", "--modulus", "12", "--out", "unused"], "modulus must be a whole number from 2"),
 ])
 def test_bad_input_gives_one_line_error_and_nonzero_exit(args, message):
     result = cli(*args)
@@ -43,14 +44,15 @@ def test_every_sweep_setting_can_be_set_from_the_command_line():
     assert set(SWEEP_SETTINGS) == {f.name for f in fields(SweepConfig)}
     result = cli("sweep", "--preset", "smoke", "--name", "x", "--connections", "60,1", "--batch-size", "64",
                  "--decision", "absmax", "--message", "before", "--rule", "equation", "--no-exclude",
-                 "--no-balance", "--deepr-lr", "0.1,0.001", "--mask-fraction", "0.1", "--mask-repeats", "3", "--show")
+                 "--no-balance", "--deepr-lr", "0.1,0.001", "--mask-fraction", "0.1", "--mask-repeats", "3",
+                 "--modulus", "4", "--show")
     assert result.returncode == 0, result.stderr
     shown = dict(line.strip().split(": ", 1) for line in result.stdout.splitlines())
     assert shown["connections"] == "[1, 60]" and "not used" in shown["levels"]
     assert (shown["batch_size"], shown["decision"], shown["message"], shown["rule"]) == \
         ("64", "absmax", "before", "equation")
     assert (shown["exclude"], shown["balance"], shown["deepr_lr_range"]) == ("False", "False", "[0.1, 0.001]")
-    assert (shown["mask_fraction"], shown["mask_repeats"]) == ("0.1", "3")
+    assert (shown["mask_fraction"], shown["mask_repeats"], shown["modulus"]) == ("0.1", "3", "4")
 
 
 def test_train_options_not_given_keep_the_defaults():
@@ -73,16 +75,17 @@ def test_metrics_use_the_pairs_the_model_was_trained_on():
     from modlib.__main__ import build_parser, metric_config
     from modlib.train import TrainConfig
 
-    trained = TrainConfig(exclude=False, balance=False, train_images=500, test_images=300, seed=4)
+    trained = TrainConfig(exclude=False, balance=False, train_images=500, test_images=300, seed=4, modulus=4)
     record = {"train": asdict(trained)}
     parse = build_parser().parse_args
     def pairs(cfg):
-        return cfg.exclude, cfg.balance, cfg.train_images, cfg.test_images
+        return cfg.exclude, cfg.balance, cfg.train_images, cfg.test_images, cfg.modulus
 
-    assert pairs(metric_config(parse(["metrics", "run"]), record)) == (False, False, 500, 300)
-    assert pairs(metric_config(parse(["metrics", "run", "--train-images", "800"]), record)) == (False, False, 800, 300)
+    assert pairs(metric_config(parse(["metrics", "run"]), record)) == (False, False, 500, 300, 4)
+    assert pairs(metric_config(parse(["metrics", "run", "--train-images", "800"]), record)) == \
+        (False, False, 800, 300, 4)
     older = {"train": {"seed": 1, "a_setting_since_removed": 3}}  # a run.json of another version
-    assert pairs(metric_config(parse(["metrics", "run"]), older)) == (True, True, None, None)
+    assert pairs(metric_config(parse(["metrics", "run"]), older)) == (True, True, None, None, 2)
 
 
 def test_an_empty_metric_list_means_training_only():

@@ -47,6 +47,7 @@ def test_shards_partition_the_jobs():
     ("smoke", {"k_values": (1, 10001)}, "n_connections must be between 1 and n_hidden.*got 10001"),
     ("smoke", {"deepr_lr_range": (0.1,)}, "deepr_lr_range must be two positive learning rates"),
     ("smoke", {"rule": "eq"}, "rule must be one of"),
+    ("smoke", {"modulus": 1}, "modulus must be a whole number from 2"),
 ])
 def test_bad_settings_give_one_clear_error(preset, overrides, message):
     with pytest.raises(ValueError, match=message):

@@ -3,7 +3,7 @@ import itertools
 import pytest
 import torch
 
-from modlib.task import make_pairs, parity_difference, parity_target, subtask_target, valid_pair
+from modlib.task import make_pairs, parity_difference, parity_target, reports_digit0, subtask_target, valid_pair
 
 
 def all_combinations():
@@ -81,3 +81,34 @@ def test_switching_exclusion_off_keeps_invalid_pairs(skewed_labels):
     i0, i1 = make_pairs(skewed_labels, seed=1, exclude=False, balance=False)
     assert len(i0) == 60000
     assert not bool(valid_pair(skewed_labels[i0], skewed_labels[i1]).all())
+
+
+def test_modulus_2_is_the_paper_task():
+    d0, d1 = all_combinations()
+    for rule in ("prose", "equation"):
+        assert torch.equal(parity_target(d0, d1, rule, modulus=2), parity_target(d0, d1, rule))
+
+
+@pytest.mark.parametrize("modulus", range(2, 11))
+def test_the_decision_needs_the_other_digit_mod_m_and_nothing_more(modulus):
+    # Two digits 1 must be told apart by module 0 exactly when their residues mod m differ:
+    # then some valid digit 0 gets different targets with them, so log2(m) bits must cross.
+    d0, d1 = all_combinations()
+    first, valid = reports_digit0(d0, d1, modulus).view(10, 10), valid_pair(d0, d1).view(10, 10)
+    for a, b in itertools.combinations(range(10), 2):
+        both = valid[:, a] & valid[:, b]
+        differ = bool((first[:, a] != first[:, b])[both].any())
+        assert differ == (a % modulus != b % modulus), (a, b)
+
+
+@pytest.mark.parametrize("modulus", [3, 4, 10])
+def test_pairs_balance_the_two_targets_for_any_modulus(skewed_labels, modulus):
+    i0, i1 = make_pairs(skewed_labels, seed=3, modulus=modulus)
+    first = reports_digit0(skewed_labels[i0], skewed_labels[i1], modulus)
+    assert int(first.sum()) == int((~first).sum()) > 10000
+
+
+@pytest.mark.parametrize("modulus", [1, 11, 0])
+def test_a_modulus_outside_2_to_10_is_refused(modulus):
+    with pytest.raises(ValueError, match="modulus must be a whole number from 2"):
+        parity_target(torch.tensor([3]), torch.tensor([5]), modulus=modulus)

@@ -8,7 +8,8 @@ import torch
 from modlib import train as train_mod
 from modlib.model import ModelConfig
 from modlib.model import ModularRNN
-from modlib.train import TrainConfig, load_run, loss_and_gradients, save_run, train_model
+from modlib.task import reports_digit0
+from modlib.train import TEST_PAIR_SEED, Split, TrainConfig, accuracy, load_run, loss_and_gradients, save_run, train_model
 
 from tests.conftest import DEVICES, needs_mnist
 
@@ -91,6 +92,18 @@ def test_early_stopping_ends_training_at_the_first_epoch_that_reaches_it():
     _, full = train_model(ModelConfig(n_connections=5), replace(cfg, stop_accuracy=1.0), progress=False)
     assert len(stopped["history"]) == 2 and len(full["history"]) == 4
     assert stopped["history"] == [{**h, "seconds": s["seconds"]} for h, s in zip(full["history"], stopped["history"])]
+
+
+@needs_mnist
+def test_training_and_scoring_follow_the_modulus():
+    cfg = replace(QUICK, epochs=1, modulus=10)
+    model, record = train_model(ModelConfig(n_connections=5), cfg, progress=False)
+    test = Split.load("test", cfg.test_images)
+    pairs = test.pairs(TEST_PAIR_SEED, cfg)
+    assert record["test_accuracy"] == accuracy(model, test, pairs, cfg)
+    assert record["test_accuracy"] != accuracy(model, test, pairs, replace(cfg, modulus=2))
+    first = reports_digit0(test.labels[pairs[0]], test.labels[pairs[1]], 10)
+    assert int(first.sum()) == int((~first).sum())  # the pairs are balanced for m = 10, not for parity
 
 
 def test_loading_an_empty_folder_says_what_to_do(tmp_path):
