@@ -173,7 +173,8 @@ def add_setting_arguments(p):
     p.add_argument("--exclude", action=argparse.BooleanOptionalAction,
                    help="leave out the paper's excluded digit pairs (default: yes; the authors' code: no)")
     p.add_argument("--balance", action=argparse.BooleanOptionalAction,
-                   help="subsample pairs so that both parities are equally frequent (default: yes)")
+                   help="subsample pairs so that both answers (digit 0, digit 1) are equally frequent, "
+                        "as are both parities for the paper's task (default: yes)")
     p.add_argument("--deepr-lr", type=comma_separated(float), metavar="SPARSEST,DENSEST",
                    help="Deep-R learning rates at p = 1/N^2 and p = 1 (default 0.1,0.01; authors' code 0.1,0.001)")
     p.add_argument("--train-readout", action=argparse.BooleanOptionalAction,

@@ -177,6 +177,38 @@ def raw_metrics_figure(table):
     return fig
 
 
+def modulus_figure(tables: dict):
+    """Specialization against p, a panel per measure and a line per modulus m (`modlib.task`),
+    and test accuracy against p per m (solid: standard architecture, dashed: bottleneck)."""
+    specs = {m: specialization_frame(table) for m, table in tables.items()}
+    metrics = [metric for metric in MEASURES if any((s["metric"] == metric).any() for s in specs.values())]
+    fig, axes = plt.subplots(1, len(metrics) + 1, figsize=(4 * (len(metrics) + 1), 3.8), squeeze=False)
+    colors = dict(zip(tables, plt.get_cmap("plasma")(np.linspace(0, 0.85, len(tables)))))
+    for ax, metric in zip(axes[0], metrics):
+        for m, spec in specs.items():
+            rows = spec[spec["metric"] == metric]
+            if len(rows):
+                draw_band(ax, *summary(rows, "p", "spec"), f"m = {m} ({np.log2(m):.1f} bits)", colors[m])
+        ax.set_title(LABELS[metric])
+        ax.set_ylabel("specialization $\\mathcal{M}_{spec}$")
+        ax.axhline(0, color="grey", lw=0.8)
+    acc_ax = axes[0, -1]
+    for m, table in tables.items():
+        acc = table[table["metric"] == "accuracy"]
+        for arch, style in (("standard", "o-"), ("bottleneck", "s--")):
+            mean = acc[acc["architecture"] == arch].groupby("p")["value"].mean()
+            acc_ax.plot(mean.index, mean.to_numpy(), style, ms=3, color=colors[m])
+    acc_ax.axhline(0.9, color="grey", ls=":", lw=0.8)
+    acc_ax.set_title("test accuracy (mean over seeds)")
+    for ax in axes[0]:
+        ax.set_xscale("log")
+        ax.set_xlabel("p (log scale)")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8, title="modulus")
+    fig.tight_layout()
+    return fig
+
+
 # name: (figure, the rows it needs: any of these metrics)
 FIGURES = {"main": (main_figure, MEASURES), "accuracy": (accuracy_figure, ("accuracy",)),
            "learning_curves": (learning_curve_figure, ("epoch_test_accuracy",)),

@@ -137,8 +137,8 @@ PRESETS = {
 }
 # Beyond the paper (its discussion asks for it): the paper sweep on tasks that need more than one
 # bit to cross between the modules, the other digit mod m (modlib.task; m = 2 is the paper sweep).
-MODULI = (4, 10)
-for _m in MODULI:
+MODULUS_SWEEPS = (4, 10)
+for _m in MODULUS_SWEEPS:
     PRESETS[f"modulus-{_m}"] = SweepConfig(name=f"modulus-{_m}", modulus=_m)
 # The authors' code differs from the paper's text, or fills a gap in it, in ways that could
 # matter (replication notes): each variant changes one such setting (noexclude: two), and is
@@ -588,3 +588,46 @@ def compare_variants(results: str | Path = BOOK_RESULTS) -> pd.DataFrame:
         raise FileNotFoundError("no stored variant results: run `python -m modlib sweep --preset variant-NAME` "
                                 f"for NAME in {', '.join(VARIANTS)} (or `make reproduce`)")
     return pd.concat(frames).pivot_table(index=["metric", "p"], columns="variant", values="value", sort=False)
+
+
+# --- Tasks that need more communication (beyond the paper) --------------------------------
+
+def modulus_tables(results: str | Path = BOOK_RESULTS) -> dict[int, pd.DataFrame]:
+    """The paper sweep (m = 2) and each ``modulus-m`` sweep stored, by m: the same models and
+    metrics on tasks that need log2(m) bits to cross between the modules."""
+    names = {2: "paper", **{m: f"modulus-{m}" for m in MODULUS_SWEEPS}}
+    tables = {m: read_table(Path(results) / name / "results.csv") for m, name in names.items()
+              if (Path(results) / name / "results.csv").exists()}
+    if len(tables) < 2:
+        raise FileNotFoundError(f"fewer than two moduli stored: run `python -m modlib sweep --preset paper` and "
+                                f"`--preset modulus-M` for M in {', '.join(map(str, MODULUS_SWEEPS))} "
+                                f"(or `make reproduce`)")
+    return tables
+
+
+def onset_table(table: pd.DataFrame, resamples: int = 1000) -> pd.DataFrame:
+    """Per measure: mean specialization at the sparsest and the densest level, the onset
+    (`onset_p`) and the 2.5 and 97.5 percentiles of the onsets of seed resamples
+    (`bootstrap_onsets`; NaN resamples, whose curve never rises, are left out)."""
+    spec = specialization_frame(table)
+    means = spec_level_means(spec)
+    rows = []
+    for metric in [m for m in MEASURES if m in means]:
+        curve = means[metric].dropna().sort_index()
+        resampled = bootstrap_onsets(spec, metric, resamples)
+        low, high = np.nanpercentile(resampled, [2.5, 97.5]) if np.isfinite(resampled).any() else (np.nan,) * 2
+        rows.append(dict(metric=metric, sparsest=curve.iloc[0], densest=curve.iloc[-1], onset_p=onset_p(curve),
+                         onset_low=low, onset_high=high))
+    return pd.DataFrame(rows)
+
+
+def compare_moduli(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """`onset_table` of each modulus' sweep, indexed by (metric, m) with the bits the task needs."""
+    frames = [onset_table(table).assign(m=m, bits=np.log2(m)) for m, table in tables.items()]
+    return pd.concat(frames).set_index(["metric", "m"]).sort_index()
+
+
+def moduli_accuracy(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """Mean test accuracy per (architecture, m) and level k."""
+    frames = [table[table["metric"] == "accuracy"].assign(m=m) for m, table in tables.items()]
+    return pd.concat(frames).pivot_table(index=["architecture", "m"], columns="k", values="value", aggfunc="mean")

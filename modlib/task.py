@@ -29,6 +29,7 @@ MODULI_SAID = "a whole number from 2 (the paper's parity task) to 10 (the whole 
 
 
 def check_modulus(modulus: int) -> None:
+    """Refuse a modulus outside 2..10, saying which are allowed."""
     if modulus not in MODULI:
         raise ValueError(f"modulus must be {MODULI_SAID}, got {modulus!r}")
 

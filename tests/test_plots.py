@@ -72,3 +72,18 @@ def test_the_main_figure_needs_one_of_its_three_measures_not_just_cka(tmp_path):
     pd.concat([table, cka]).to_csv(tmp_path / "cka" / "results.csv", index=False)
     written = {path.stem for path in write_figures("cka", tmp_path)}
     assert written == {"accuracy", "learning_curves", "raw_metrics"}
+
+
+def test_modulus_figure_draws_a_line_per_modulus_in_each_measures_panel():
+    from modlib.plots import modulus_figure
+    from tests.test_sweep import spec_table
+
+    levels = {1e-4: [1.0, 0.8], 1.0: [0.0, 0.1]}
+    tables = {m: pd.concat([spec_table(levels, "correlation"), spec_table(levels, "weight_mask"), curve_table()])
+              for m in (2, 10)}
+    fig = modulus_figure(tables)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["weight mask", "correlation", "test accuracy (mean over seeds)"]
+    assert [line.get_label() for line in fig.axes[0].lines if line.get_label().startswith("m =")] == \
+        ["m = 2 (1.0 bits)", "m = 10 (3.3 bits)"]
+    assert len(fig.axes[-1].lines) == 2 * 2 + 1  # both architectures per modulus, and the 0.90 line

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modlib.sweep import (PRESETS, SweepConfig, bootstrap_onsets, check_folder, claims, config_with_overrides, job_id,
-                          load_results, onset_p, onsets, parse_shard, run_sweep, select_jobs,
-                          specialization_frame)
+from modlib.sweep import (PRESETS, SweepConfig, bootstrap_onsets, check_folder, claims, compare_moduli,
+                          config_with_overrides, job_id, level_means, load_results, moduli_accuracy, modulus_tables,
+                          onset_p, onset_table, onsets, parse_shard, run_sweep, select_jobs, specialization_frame)
 
 from tests.conftest import needs_mnist
 
@@ -309,3 +309,31 @@ def test_an_onset_on_the_edge_is_uncertain_and_resampling_is_reproducible():
     assert np.array_equal(first, bootstrap_onsets(spec, "correlation", resamples=400, seed=1))
     with pytest.raises(ValueError, match="no 'bottleneck' rows"):
         bootstrap_onsets(spec, "bottleneck")
+
+
+def test_onset_table_gives_each_measures_onset_and_its_resample_range():
+    table = spec_table({p: [s] * 4 for p, s in zip(LEVELS, [1.0, 0.5, 0.2, 0.0, 0.0])})
+    row = onset_table(table, resamples=50).set_index("metric").loc["correlation"]
+    curve = level_means(table)["correlation"]
+    assert (row["sparsest"], row["densest"]) == (curve.loc[1e-4], curve.loc[1.0])
+    assert row["onset_p"] == row["onset_low"] == row["onset_high"] == 1e-3
+
+
+def test_moduli_are_compared_by_onset_and_accuracy(tmp_path):
+    paper = spec_table({p: [s] * 3 for p, s in zip(LEVELS, [1.0, 0.5, 0.2, 0.0, 0.0])})
+    wider = spec_table({p: [s] * 3 for p, s in zip(LEVELS, [1.0, 0.9, 0.5, 0.0, 0.0])})
+    accuracy = lambda value: pd.DataFrame([dict(architecture="standard", k=1, p=1e-4, seed=0, metric="accuracy",
+                                                value=value)])
+    for name, table in (("paper", pd.concat([paper, accuracy(0.8)])), ("modulus-10", wider)):
+        (tmp_path / name).mkdir()
+        table.to_csv(tmp_path / name / "results.csv", index=False)
+    tables = modulus_tables(tmp_path)
+    assert sorted(tables) == [2, 10]
+    compared = compare_moduli(tables)
+    assert compared.loc[("correlation", 2), "onset_p"] == 1e-3
+    assert compared.loc[("correlation", 10), "onset_p"] == 1e-2
+    assert compared.loc[("correlation", 10), "bits"] == pytest.approx(3.32, abs=0.01)
+    assert moduli_accuracy(tables).loc[("standard", 2), 1] == 0.8
+    (tmp_path / "modulus-10" / "results.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="fewer than two moduli stored"):
+        modulus_tables(tmp_path)
