@@ -11,7 +11,7 @@ import torch
 
 from modlib.metrics import MEASURES, METRICS
 from modlib.structure import q_closed_form
-from modlib.sweep import bootstrap_means, learning_curves, load_results, specialization_frame
+from modlib.sweep import learning_curves, load_results, mean_interval, specialization_frame
 from modlib.task import parity_difference, parity_target
 
 
@@ -53,16 +53,6 @@ def combination_table(valid: np.ndarray, parity: np.ndarray):
 LABELS = {"bottleneck": "bottleneck", "weight_mask": "weight mask", "correlation": "correlation",
           "cka": "CKA (appendix)"}
 COLORS = {"bottleneck": "tab:blue", "weight_mask": "tab:orange", "correlation": "tab:green", "cka": "tab:purple"}
-
-
-def mean_interval(values, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """Mean and a 95% bootstrap interval of the mean."""
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if len(values) < 2:
-        return float(values.mean()) if len(values) else np.nan, np.nan, np.nan
-    means = bootstrap_means(values, n_boot, seed)
-    return float(values.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def summary(frame, x: str, y: str):
@@ -182,9 +172,14 @@ def modulus_figure(tables: dict):
     and test accuracy against p per m (solid: standard architecture, dashed: bottleneck)."""
     specs = {m: specialization_frame(table) for m, table in tables.items()}
     metrics = [metric for metric in MEASURES if any((s["metric"] == metric).any() for s in specs.values())]
-    fig, axes = plt.subplots(1, len(metrics) + 1, figsize=(4 * (len(metrics) + 1), 3.8), squeeze=False)
+    rows = (len(metrics) + 2) // 2  # two panels a row, the accuracy last
+    fig, axes = plt.subplots(rows, 2, figsize=(10, 3.6 * rows), squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[len(metrics) + 1:]:
+        ax.remove()
+    axes = axes[:len(metrics) + 1]
     colors = dict(zip(tables, plt.get_cmap("plasma")(np.linspace(0, 0.85, len(tables)))))
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes, metrics):
         for m, spec in specs.items():
             rows = spec[spec["metric"] == metric]
             if len(rows):
@@ -192,7 +187,7 @@ def modulus_figure(tables: dict):
         ax.set_title(LABELS[metric])
         ax.set_ylabel("specialization $\\mathcal{M}_{spec}$")
         ax.axhline(0, color="grey", lw=0.8)
-    acc_ax = axes[0, -1]
+    acc_ax = axes[-1]
     for m, table in tables.items():
         acc = table[table["metric"] == "accuracy"]
         for arch, style in (("standard", "o-"), ("bottleneck", "s--")):
@@ -200,11 +195,11 @@ def modulus_figure(tables: dict):
             acc_ax.plot(mean.index, mean.to_numpy(), style, ms=3, color=colors[m])
     acc_ax.axhline(0.9, color="grey", ls=":", lw=0.8)
     acc_ax.set_title("test accuracy (mean over seeds)")
-    for ax in axes[0]:
+    for ax in axes:
         ax.set_xscale("log")
         ax.set_xlabel("p (log scale)")
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8, title="modulus")
+    axes[0].legend(fontsize=8, title="modulus")
     fig.tight_layout()
     return fig
 

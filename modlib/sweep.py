@@ -506,6 +506,16 @@ def bootstrap_means(values: np.ndarray, resamples: int, seed: int = 0) -> np.nda
     return np.nanmean(np.take_along_axis(np.broadcast_to(values, picks.shape), picks, axis=-1), axis=-1)
 
 
+def mean_interval(values, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean and a 95% bootstrap interval of the mean."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return float(values.mean()) if len(values) else np.nan, np.nan, np.nan
+    means = bootstrap_means(values, n_boot, seed)
+    return float(values.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
 def spec_at(curve: pd.Series, p: float) -> float:
     """Specialization at ``p``, interpolated linearly in log p between sweep levels."""
     curve = curve.sort_index()
@@ -625,6 +635,17 @@ def compare_moduli(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
     """`onset_table` of each modulus' sweep, indexed by (metric, m) with the bits the task needs."""
     frames = [onset_table(table).assign(m=m, bits=np.log2(m)) for m, table in tables.items()]
     return pd.concat(frames).set_index(["metric", "m"]).sort_index()
+
+
+def moduli_levels(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """Mean specialization per (metric, p) for each modulus m, with the 95% bootstrap
+    interval of the mean over seeds (`mean_interval`): columns (m, mean / low / high)."""
+    rows = [(metric, p, m, *mean_interval(group["spec"]))
+            for m, table in tables.items()
+            for (metric, p), group in specialization_frame(table).groupby(["metric", "p"])]
+    wide = pd.DataFrame(rows, columns=["metric", "p", "m", "mean", "low", "high"]).set_index(
+        ["metric", "p", "m"]).unstack("m").swaplevel(axis=1)
+    return wide[pd.MultiIndex.from_product([list(tables), ["mean", "low", "high"]])]
 
 
 def moduli_accuracy(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from modlib.sweep import (PRESETS, SweepConfig, bootstrap_onsets, check_folder, claims, compare_moduli,
-                          config_with_overrides, job_id, level_means, load_results, moduli_accuracy, modulus_tables,
-                          onset_p, onset_table, onsets, parse_shard, run_sweep, select_jobs, specialization_frame)
+                          config_with_overrides, job_id, level_means, load_results, moduli_accuracy, moduli_levels,
+                          modulus_tables, onset_p, onset_table, onsets, parse_shard, run_sweep, select_jobs,
+                          specialization_frame)
 
 from tests.conftest import needs_mnist
 
@@ -334,6 +335,10 @@ def test_moduli_are_compared_by_onset_and_accuracy(tmp_path):
     assert compared.loc[("correlation", 10), "onset_p"] == 1e-2
     assert compared.loc[("correlation", 10), "bits"] == pytest.approx(3.32, abs=0.01)
     assert moduli_accuracy(tables).loc[("standard", 2), 1] == 0.8
+    levels = moduli_levels(tables)
+    sparsest = levels.loc[("correlation", 1e-4)]
+    assert sparsest[(2, "mean")] == sparsest[(2, "low")] == sparsest[(2, "high")]  # no seed noise
+    assert list(levels.columns.get_level_values(0).unique()) == [2, 10]
     (tmp_path / "modulus-10" / "results.csv").unlink()
     with pytest.raises(FileNotFoundError, match="fewer than two moduli stored"):
         modulus_tables(tmp_path)
