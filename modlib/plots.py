@@ -172,8 +172,8 @@ def modulus_figure(tables: dict):
     and test accuracy against p per m (solid: standard architecture, dashed: bottleneck)."""
     specs = {m: specialization_frame(table) for m, table in tables.items()}
     metrics = [metric for metric in MEASURES if any((s["metric"] == metric).any() for s in specs.values())]
-    rows = (len(metrics) + 2) // 2  # two panels a row, the accuracy last
-    fig, axes = plt.subplots(rows, 2, figsize=(10, 3.6 * rows), squeeze=False)
+    n_rows = (len(metrics) + 2) // 2  # two panels a row, the accuracy last
+    fig, axes = plt.subplots(n_rows, 2, figsize=(10, 3.6 * n_rows), squeeze=False)
     axes = axes.ravel()
     for ax in axes[len(metrics) + 1:]:
         ax.remove()

@@ -23,8 +23,6 @@ import torch
 
 RULES = ("prose", "equation")
 MODULI = tuple(range(2, 11))
-
-
 MODULI_SAID = "a whole number from 2 (the paper's parity task) to 10 (the whole digit must be communicated)"
 
 
