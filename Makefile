@@ -31,8 +31,8 @@ chromium:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 # Recompute every stored result from scratch (about 1 h 40 min on 2 cores), then build.
-# The variants and moduli are those of modlib.sweep.VARIANTS and MODULUS_SWEEPS, read from there
-# so that a new one is run too.
+# The variants and modulus-* sweeps are read from modlib.sweep's VARIANTS and PRESETS, so that a
+# new one is run too.
 # WORKERS processes share the cores (sweep --workers): two one-thread workers beat one two-thread
 # process. Each gets one thread whatever WORKERS is, because the stored results were made so and
 # a few small matrix products round differently with more threads per process.
@@ -45,8 +45,8 @@ reproduce: data
 	$(SWEEP) --preset correlation-30
 	for v in $$($(PY) -c 'from modlib.sweep import VARIANTS; print(*VARIANTS)'); do \
 	  $(SWEEP) --preset variant-$$v || exit 1; done
-	for m in $$($(PY) -c 'from modlib.sweep import MODULUS_SWEEPS; print(*MODULUS_SWEEPS)'); do \
-	  $(SWEEP) --preset modulus-$$m || exit 1; done
+	for name in $$($(PY) -c 'from modlib.sweep import PRESETS; print(*(n for n in PRESETS if n.startswith("modulus-")))'); do \
+	  $(SWEEP) --preset $$name || exit 1; done
 	$(PY) -m modlib figures --preset paper --readme
 	$(MAKE) book
 

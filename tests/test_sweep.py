@@ -330,6 +330,8 @@ def test_moduli_are_compared_by_onset_and_accuracy(tmp_path):
         table.to_csv(tmp_path / name / "results.csv", index=False)
     tables = modulus_tables(tmp_path)
     assert sorted(tables) == [2, 10]
+    with pytest.raises(FileNotFoundError, match="modulus-2-long, modulus-10-long"):
+        modulus_tables(tmp_path, long=True)  # the 15-epoch sweeps are others
     compared = compare_moduli(tables)
     assert compared.loc[("correlation", 2), "onset_p"] == 1e-3
     assert compared.loc[("correlation", 10), "onset_p"] == 1e-2
