@@ -45,7 +45,7 @@ reproduce: data
 	$(SWEEP) --preset correlation-30
 	for v in $$($(PY) -c 'from modlib.sweep import VARIANTS; print(*VARIANTS)'); do \
 	  $(SWEEP) --preset variant-$$v || exit 1; done
-	for name in $$($(PY) -c 'from modlib.sweep import PRESETS; print(*(n for n in PRESETS if n.startswith("modulus-")))'); do \
+	for name in $$($(PY) -c 'from modlib.sweep import PRESETS; print(*(p for p in PRESETS if "modulus-" in p))'); do \
 	  $(SWEEP) --preset $$name || exit 1; done
 	$(PY) -m modlib figures --preset paper --readme
 	$(MAKE) book

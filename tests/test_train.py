@@ -9,7 +9,8 @@ from modlib import train as train_mod
 from modlib.model import ModelConfig
 from modlib.model import ModularRNN
 from modlib.task import reports_digit0
-from modlib.train import TEST_PAIR_SEED, Split, TrainConfig, accuracy, load_run, loss_and_gradients, save_run, train_model
+from modlib.train import (TEST_PAIR_SEED, Split, TrainConfig, accuracy, load_run, loss_and_gradients, save_run,
+                          train_model)
 
 from tests.conftest import DEVICES, needs_mnist
 
