@@ -30,7 +30,7 @@ chromium:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-# Recompute every stored result from scratch (about 1 h 40 min on 2 cores), then build.
+# Recompute every stored result from scratch (about 2 hours on 2 cores), then build.
 # The variants and modulus-* sweeps are read from modlib.sweep's VARIANTS and PRESETS, so that a
 # new one is run too.
 # WORKERS processes share the cores (sweep --workers): two one-thread workers beat one two-thread
