@@ -613,8 +613,8 @@ def modulus_tables(results: str | Path = BOOK_RESULTS, long: bool = False) -> di
     ``modulus-m-long`` sweeps instead (15 epochs)."""
     names = ({m: f"modulus-{m}-long" for m in LONG_MODULI} if long
              else {2: "paper", **{m: f"modulus-{m}" for m in MODULUS_SWEEPS}})
-    tables = {m: read_table(Path(results) / name / "results.csv") for m, name in names.items()
-              if (Path(results) / name / "results.csv").exists()}
+    paths = {m: Path(results) / name / "results.csv" for m, name in names.items()}
+    tables = {m: read_table(path) for m, path in paths.items() if path.exists()}
     if len(tables) < 2:
         raise FileNotFoundError(f"fewer than two moduli stored: run `python -m modlib sweep --preset NAME` for NAME "
                                 f"in {', '.join(names.values())} (or `make reproduce`)")

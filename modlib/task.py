@@ -23,13 +23,13 @@ import torch
 
 RULES = ("prose", "equation")
 MODULI = tuple(range(2, 11))
-MODULI_SAID = "a whole number from 2 (the paper's parity task) to 10 (the whole digit must be communicated)"
 
 
 def check_modulus(modulus: int) -> None:
     """Refuse a modulus outside 2..10, saying which are allowed."""
     if modulus not in MODULI:
-        raise ValueError(f"modulus must be {MODULI_SAID}, got {modulus!r}")
+        raise ValueError(f"modulus must be a whole number from 2 (the paper's parity task) to 10 (the whole digit "
+                         f"must be communicated), got {modulus!r}")
 
 
 def valid_pair(d0: torch.Tensor, d1: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from modlib.data import load_mnist
 from modlib.deepr import DeepR, DeepRConfig, deepr_lr
 from modlib.model import ModelConfig, ModularRNN, linear, recurrence, recurrence_backward, require
-from modlib.task import MODULI, MODULI_SAID, RULES, make_pairs, parity_target
+from modlib.task import RULES, check_modulus, make_pairs, parity_target
 
 TEST_PAIR_SEED = 2021
 
@@ -68,12 +68,12 @@ class TrainConfig:
              f"deepr_lr_range must be two positive learning rates (sparsest, densest), e.g. (0.1, 0.01); "
              f"got {tuple(lr_range)}"),
             (self.rule in RULES, f"rule must be one of {RULES}, got {self.rule!r}"),
-            (self.modulus in MODULI, f"modulus must be {MODULI_SAID}, got {self.modulus!r}"),
             (self.stop_accuracy is None or 0 < self.stop_accuracy <= 1,
              f"stop_accuracy must be in (0, 1] (or None: no early stop), got {self.stop_accuracy}"),
             (all(n is None or n >= 1 for n in (self.train_images, self.test_images)),
              f"train_images and test_images must be >= 1 (or None: all), got {self.train_images}, {self.test_images}"),
         ])
+        check_modulus(self.modulus)
 
     def n_epochs(self, model: ModelConfig) -> int:
         return self.epochs if self.epochs is not None else (7 if model.bottleneck else 5)
