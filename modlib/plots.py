@@ -1,4 +1,5 @@
-"""Figures. Every function takes data or a results table and returns a matplotlib figure."""
+"""Figures. Every function takes data or a results table and returns a matplotlib figure,
+except `glue_numbers`, which hands a chapter's numbers to its prose."""
 
 from __future__ import annotations
 
@@ -303,3 +304,13 @@ def accuracy_by_level_figure(ks, accuracies, n_hidden=100):
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def glue_numbers(numbers: dict, prefix: str = "") -> None:
+    """Glue each number (MyST-NB) as ``prefix + name``, a plain float, for the chapter's prose to
+    paste with {glue:text}`name:.2f`: a number in the text then comes from the results, as the
+    tables' do, and a rerun that moves it cannot leave the text behind."""
+    from myst_nb import glue  # the book's tool, needed only where a chapter runs
+
+    for name, value in numbers.items():
+        glue(prefix + name, float(value), display=False)

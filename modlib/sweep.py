@@ -475,14 +475,17 @@ def learning_curves(table: pd.DataFrame, curve: str = "test_accuracy") -> pd.Dat
     return rows.pivot_table(index=["architecture", "k"], columns="epoch", values="value", aggfunc="mean")
 
 
-def onset_p(curve: pd.Series, fraction: float = 0.25) -> float:
+ONSET_FRACTION = 0.25  # a curve has "started to rise" once it is this share of the way up
+
+
+def onset_p(curve: pd.Series, fraction: float = ONSET_FRACTION) -> float:
     """The largest p at which specialization exceeds its dense-end value by ``fraction`` of
     its full rise: where the curve "starts to rise" when read from dense to sparse."""
     curve = curve.sort_index()
     return float(onsets(curve.index.to_numpy(float), curve.to_numpy(float), fraction))
 
 
-def onsets(p: np.ndarray, means: np.ndarray, fraction: float = 0.25) -> np.ndarray:
+def onsets(p: np.ndarray, means: np.ndarray, fraction: float = ONSET_FRACTION) -> np.ndarray:
     """`onset_p` of each row of ``means`` ``[..., levels]``, levels in increasing ``p``
     (the last is the dense end); NaN where the curve never rises."""
     base, top = means[..., -1:], means.max(axis=-1, keepdims=True)
@@ -529,10 +532,45 @@ def spec_at(curve: pd.Series, p: float) -> float:
 
 LATE_ONSET = 0.01   # claim (b): bottleneck and correlation rise only at or below this p
 EARLY_ONSET = 0.046  # claim (c): the weight mask has risen by this p (the last level below 0.11)
+Q_035_P = 0.176  # claim (d): the p at which Q = 0.35
+
+
+def claim_figures(table: pd.DataFrame, resamples: int = 1000) -> dict[str, float]:
+    """The numbers behind the verdicts of `claims`, by name, as plain floats (the book pastes
+    them into its prose, so that no number there is typed by hand). Per measure ``m`` (those
+    in the table): ``m_densest`` and ``m_sparsest`` (mean specialization at p = 1 and at the
+    sparsest level ``sparsest_p``), ``m_spearman`` (rank correlation with sparsity),
+    ``m_onset`` (`onset_p`) with ``m_onset_value`` (the mean there) and ``m_threshold`` (the
+    quarter of the rise it had to exceed), ``m_late_share`` / ``m_early_share`` (share of
+    seed resamples whose onset is at or below `LATE_ONSET` / at or above `EARLY_ONSET`),
+    ``m_at_q035`` and ``m_q035_share`` (specialization at Q = 0.35 and its share of the
+    full rise). Then ``models``, ``accuracy_share`` (share at or above 0.90 test accuracy),
+    ``accuracy_median`` and ``accuracy_min``, where the table has accuracies."""
+    spec = specialization_frame(table)
+    means = spec_level_means(spec)
+    figures = {}
+    for metric in [m for m in MEASURES if m in means]:
+        curve = means[metric].dropna().sort_index()
+        base, rise = curve.iloc[-1], curve.max() - curve.iloc[-1]
+        log_sparsity = pd.Series(-np.log(curve.index.to_numpy(float)), index=curve.index)
+        onset, resampled = onset_p(curve), bootstrap_onsets(spec, metric, resamples)
+        at_q = spec_at(curve, Q_035_P)
+        figures |= {f"{metric}_{name}": float(value) for name, value in dict(
+            densest=base, sparsest=curve.iloc[0], spearman=curve.rank().corr(log_sparsity.rank()),
+            onset=onset, onset_value=curve.get(onset, np.nan), threshold=base + ONSET_FRACTION * rise,
+            late_share=(resampled <= LATE_ONSET).mean(), early_share=(resampled >= EARLY_ONSET).mean(),
+            at_q035=at_q, q035_share=(at_q - base) / rise if rise > 0 else np.nan).items()}
+        figures["sparsest_p"] = float(curve.index[0])
+    acc = table.loc[table["metric"] == "accuracy", "value"]
+    if len(acc):
+        figures |= dict(models=float(len(acc)), accuracy_share=float((acc >= 0.9).mean()),
+                        accuracy_median=float(acc.median()), accuracy_min=float(acc.min()))
+    return figures
 
 
 def claims(table: pd.DataFrame) -> pd.DataFrame:
-    """The paper's claims (a)-(e) checked against a sweep, with the numbers behind each verdict.
+    """The paper's claims (a)-(e) checked against a sweep, with the numbers behind each verdict
+    (`claim_figures`).
 
     Criteria, fixed before looking at our results: (a) sparsest level above densest and
     Spearman rank correlation between sparsity and mean specialization >= 0.8 ("partly"
@@ -543,47 +581,39 @@ def claims(table: pd.DataFrame) -> pd.DataFrame:
     Verdicts use the means over seeds; for each onset, the share of seed resamples in which
     its criterion holds (`bootstrap_onsets`) says how firm the verdict is.
     """
-    spec = specialization_frame(table)
-    means = spec_level_means(spec)
-    curves = {m: means[m].dropna().sort_index() for m in MEASURES if m in means}
+    f = claim_figures(table)
+    measures = [m for m in MEASURES if f"{m}_onset" in f]
     rows = []
-    for metric, curve in curves.items():
-        rank = curve.rank().corr(pd.Series(-np.log(curve.index.to_numpy(float)), index=curve.index).rank())
-        up = curve.iloc[0] > curve.iloc[-1]
-        verdict = "reproduced" if up and rank >= 0.8 else "partly" if up else "not reproduced"
+    for metric in measures:
+        up = f[f"{metric}_sparsest"] > f[f"{metric}_densest"]
+        verdict = "reproduced" if up and f[f"{metric}_spearman"] >= 0.8 else "partly" if up else "not reproduced"
         rows.append(("a", f"{metric} increases with sparsity",
-                     f"from {curve.iloc[-1]:.2f} at p=1 to {curve.iloc[0]:.2f} at p={curve.index[0]:g}; "
-                     f"Spearman {rank:.2f}", verdict))
-    onset = {m: onset_p(curve) for m, curve in curves.items()}
-    firm = {m: bootstrap_onsets(spec, m) for m in curves}
-    for metric in ("bottleneck", "correlation"):
-        if metric in onset:
-            rows.append(("b", f"{metric} rises only for p < 0.01 (Q > 0.49)",
-                         f"onset at p = {onset[metric]:g} (<= {LATE_ONSET} in "
-                         f"{(firm[metric] <= LATE_ONSET).mean():.0%} of seed resamples)",
-                         "reproduced" if onset[metric] <= LATE_ONSET else "not reproduced"))
-    if "weight_mask" in onset:
-        others = [onset[m] for m in ("bottleneck", "correlation") if m in onset]
-        earlier = all(onset["weight_mask"] > o for o in others)
-        clear = onset["weight_mask"] >= EARLY_ONSET
+                     f"from {f[f'{metric}_densest']:.2f} at p=1 to {f[f'{metric}_sparsest']:.2f} at "
+                     f"p={f['sparsest_p']:g}; Spearman {f[f'{metric}_spearman']:.2f}", verdict))
+    for metric in [m for m in ("bottleneck", "correlation") if m in measures]:
+        onset = f[f"{metric}_onset"]
+        rows.append(("b", f"{metric} rises only for p < 0.01 (Q > 0.49)",
+                     f"onset at p = {onset:g} (<= {LATE_ONSET} in {f[f'{metric}_late_share']:.0%} of seed "
+                     f"resamples)", "reproduced" if onset <= LATE_ONSET else "not reproduced"))
+    if "weight_mask" in measures:
+        onset = f["weight_mask_onset"]
+        others = [f[f"{m}_onset"] for m in ("bottleneck", "correlation") if m in measures]
+        earlier, clear = all(onset > o for o in others), onset >= EARLY_ONSET
         rows.append(("c", "weight mask rises earlier, clearly by p < 0.11 (Q > 0.4)",
-                     f"onset at p = {onset['weight_mask']:g} (>= {EARLY_ONSET} in "
-                     f"{(firm['weight_mask'] >= EARLY_ONSET).mean():.0%} of seed resamples; "
-                     f"others: {', '.join(f'{o:g}' for o in others)})",
+                     f"onset at p = {onset:g} (>= {EARLY_ONSET} in {f['weight_mask_early_share']:.0%} of seed "
+                     f"resamples; others: {', '.join(f'{o:g}' for o in others)})",
                      "reproduced" if earlier and clear else "partly" if earlier or clear else "not reproduced"))
-    for metric, curve in curves.items():
-        at_q = spec_at(curve, 0.176)
-        rise = curve.max() - curve.iloc[-1]
-        share = (at_q - curve.iloc[-1]) / rise if rise > 0 else np.nan
+    for metric in measures:
+        share = f[f"{metric}_q035_share"]
         rows.append(("d", f"{metric}: little or no specialization at Q = 0.35",
-                     f"{at_q:.2f} at p = 0.176, {100 * share:.0f}% of the full rise",
+                     f"{f[f'{metric}_at_q035']:.2f} at p = {Q_035_P}, {100 * share:.0f}% of the full rise",
                      "reproduced" if share < 0.1 else "not reproduced"))
-    acc = table.loc[table["metric"] == "accuracy", "value"]
-    if len(acc):
-        verdict = "reproduced" if acc.min() >= 0.9 else "partly" if acc.median() >= 0.9 else "not reproduced"
+    if "models" in f:
+        verdict = ("reproduced" if f["accuracy_min"] >= 0.9 else "partly" if f["accuracy_median"] >= 0.9
+                   else "not reproduced")
         rows.append(("e", "every trained model performs well",
-                     f"{(acc >= 0.9).mean():.0%} of {len(acc)} models at >= 0.90; median {acc.median():.3f}, "
-                     f"min {acc.min():.3f}", verdict))
+                     f"{f['accuracy_share']:.0%} of {f['models']:.0f} models at >= 0.90; median "
+                     f"{f['accuracy_median']:.3f}, min {f['accuracy_min']:.3f}", verdict))
     return pd.DataFrame(rows, columns=["claim", "the paper says", "we find", "verdict"])
 
 

@@ -1,4 +1,5 @@
 import matplotlib
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -87,3 +88,15 @@ def test_modulus_figure_draws_a_line_per_modulus_in_each_measures_panel():
     assert [line.get_label() for line in fig.axes[0].lines if line.get_label().startswith("m =")] == \
         ["m = 2 (1.0 bits)", "m = 10 (3.3 bits)"]
     assert len(fig.axes[-1].lines) == 2 * 2 + 1  # both architectures per modulus, and the 0.90 line
+
+
+def test_numbers_are_glued_as_plain_floats_under_their_prefixed_names(monkeypatch):
+    import myst_nb
+
+    from modlib.plots import glue_numbers
+
+    glued = []
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.append((name, value, display)))
+    glue_numbers({"onset": np.float64(0.0167), "models": 200}, prefix="thirty_")
+    assert glued == [("thirty_onset", 0.0167, False), ("thirty_models", 200.0, False)]
+    assert all(type(value) is float for _, value, _ in glued)  # numpy's repr would not paste

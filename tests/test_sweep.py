@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modlib.sweep import (PRESETS, SweepConfig, bootstrap_onsets, check_folder, claims, compare_moduli,
+from modlib.sweep import (PRESETS, SweepConfig, bootstrap_onsets, check_folder, claim_figures, claims, compare_moduli,
                           config_with_overrides, job_id, level_means, load_results, moduli_accuracy, moduli_levels,
                           modulus_tables, onset_p, onset_table, onsets, parse_shard, run_sweep, select_jobs,
                           specialization_frame)
@@ -297,6 +297,22 @@ def test_onsets_without_seed_noise_are_certain():
     verdicts = claims(table).set_index("claim")
     assert verdicts.loc["b", "verdict"] == "reproduced"
     assert "in 100% of seed resamples" in verdicts.loc["b", "we find"]
+
+
+def test_claim_figures_are_the_numbers_behind_the_verdicts():
+    table = spec_table({p: [s] * 4 for p, s in zip(LEVELS, [1.0, 0.5, 0.2, 0.0, 0.0])})
+    accuracy = pd.DataFrame(dict(metric="accuracy", value=[0.95, 0.85, 0.92]))
+    figures = claim_figures(pd.concat([table, accuracy]), resamples=50)
+    assert all(type(value) is float for value in figures.values())  # what the book's glue can paste
+    assert figures["sparsest_p"] == 1e-4
+    assert (figures["correlation_densest"], figures["correlation_sparsest"]) == (0.0, 1.0)
+    assert figures["correlation_onset"] == 1e-3 and figures["correlation_onset_value"] == 0.5
+    assert figures["correlation_threshold"] == 0.25  # a quarter of the way from 0 to 1
+    assert figures["correlation_late_share"] == 1.0 and figures["correlation_early_share"] == 0.0
+    assert figures["correlation_at_q035"] == figures["correlation_q035_share"] == 0.0  # between two zeros
+    assert figures["accuracy_share"] == pytest.approx(2 / 3) and figures["accuracy_median"] == 0.92
+    assert (figures["models"], figures["accuracy_min"]) == (3.0, 0.85)
+    assert "bottleneck_onset" not in figures  # only the measures the table has
 
 
 def test_an_onset_on_the_edge_is_uncertain_and_resampling_is_reproducible():
