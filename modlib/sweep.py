@@ -412,6 +412,16 @@ def load_results(name: str, results: str | Path = "results") -> pd.DataFrame:
     return read_table(path)
 
 
+def read_provenance(name: str, results: str | Path = BOOK_RESULTS) -> dict:
+    """Stored sweep ``name``'s provenance.json, plus ``wall_seconds``: how long the sweep took,
+    its slowest worker's or shard's time (they run at the same time)."""
+    path = Path(results) / name / "provenance.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no stored provenance at {path}: {how_to_make(name, results)}")
+    provenance = json.loads(path.read_text())
+    return provenance | {"wall_seconds": max(provenance["shard_wall_seconds"])}
+
+
 def how_to_make(name: str, results: str | Path = "results") -> str:
     """What to run to get sweep ``name``'s table: finish an interrupted run, run the preset
     of that name, or run a sweep under that name."""

@@ -13,8 +13,8 @@ import pytest
 
 from modlib.sweep import (PRESETS, SweepConfig, bootstrap_onsets, check_folder, claim_figures, claims, compare_moduli,
                           config_with_overrides, job_id, level_means, load_results, moduli_accuracy, moduli_levels,
-                          modulus_tables, onset_p, onset_table, onsets, parse_shard, run_sweep, select_jobs,
-                          specialization_frame)
+                          modulus_tables, onset_p, onset_table, onsets, parse_shard, read_provenance, run_sweep,
+                          select_jobs, specialization_frame)
 
 from tests.conftest import needs_mnist
 
@@ -125,6 +125,14 @@ def test_missing_results_say_how_to_make_them(tmp_path):
     (jobs / "one.csv").write_text("job\n")
     with pytest.raises(FileNotFoundError, match="1 finished models .* again with --resume"):
         load_results("n50", tmp_path)
+
+
+def test_a_sweeps_wall_time_is_its_slowest_workers(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--preset paper"):
+        read_provenance("paper", tmp_path)
+    (tmp_path / "paper").mkdir()
+    (tmp_path / "paper" / "provenance.json").write_text(json.dumps({"shard_wall_seconds": [1158.5, 1162.9]}))
+    assert read_provenance("paper", tmp_path)["wall_seconds"] == 1162.9
 
 
 @needs_mnist
