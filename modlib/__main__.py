@@ -1,4 +1,4 @@
-"""Command line: ``python -m modlib {data,train,bench,metrics,sweep,figures} ...``."""
+"""Command line: ``python -m modlib {data,train,bench,metrics,sweep,rerun,figures} ...``."""
 
 from __future__ import annotations
 
@@ -127,6 +127,29 @@ def cmd_sweep(args):
     print(f"results in {folder / 'results.csv'}")
 
 
+def cmd_rerun(args):
+    import torch
+
+    from modlib.sweep import git_commit, read_provenance, rerun_jobs
+
+    def short(commit: str) -> str:
+        return commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
+
+    stored = read_provenance(args.preset, args.results)
+    threads = args.threads or stored["machine"]["torch_threads"]
+    print(f"sweep {args.preset!r}\nstored: commit {short(stored['git_commit'])}, torch {stored['versions']['torch']}, "
+          f"{stored['machine']['torch_threads']} thread(s)\nrerun:  commit {short(git_commit())}, "
+          f"torch {torch.__version__}, {threads} thread(s)")
+    compared = rerun_jobs(args.preset, args.job or args.jobs, args.results, seed=args.seed, threads=threads)
+    print(compared.to_string())
+    differing = int((compared["rows_differing"] > 0).sum())
+    if differing:
+        raise RuntimeError(f"{differing} of {len(compared)} rerun jobs differ from the stored rows: with the stored "
+                           f"commit, torch and thread count (above) this is a change in the code's arithmetic; "
+                           f"otherwise rounding can differ (book chapter 'Training', 'Speed')")
+    print(f"all {len(compared)} rerun jobs are identical to the stored rows")
+
+
 def cmd_figures(args):
     from modlib.plots import write_figures
 
@@ -241,6 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_setting_arguments(p)
     add_mask_arguments(p)
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("rerun", help="retrain a few jobs of a stored sweep and compare them with its rows")
+    p.add_argument("--preset", required=True, help="sweep name under results/")
+    p.add_argument("--results", default="results", help="results folder (default results/)")
+    p.add_argument("--jobs", type=int, default=3, help="how many jobs, drawn at random (default 3; ~12 s each)")
+    p.add_argument("--job", action="append", help="a job id to rerun, e.g. standard-k00060-s03 (repeatable)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random draw of jobs")
+    p.add_argument("--threads", type=int, help="torch threads (default: as the sweep was made, for identical rows)")
+    p.set_defaults(func=cmd_rerun)
 
     p = sub.add_parser("figures", help="figures of a stored sweep")
     p.add_argument("--preset", required=True, help="sweep name under results/")

@@ -11,6 +11,7 @@ plus each model's final test accuracy and its train and test accuracy after ever
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import multiprocessing
 import os
@@ -121,6 +122,13 @@ class SweepConfig:
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, stored: dict) -> "SweepConfig":
+        """The sweep a stored ``config.json`` describes (`to_dict` in reverse; fields added
+        since it was written take their defaults, `with_later_fields`)."""
+        return cls(**{key: tuple(value) if isinstance(value, list) else value
+                      for key, value in with_later_fields(stored).items()})
 
 
 PRESETS = {
@@ -420,6 +428,53 @@ def read_provenance(name: str, results: str | Path = BOOK_RESULTS) -> dict:
         raise FileNotFoundError(f"no stored provenance at {path}: {how_to_make(name, results)}")
     provenance = json.loads(path.read_text())
     return provenance | {"wall_seconds": max(provenance["shard_wall_seconds"])}
+
+
+def rerun_jobs(name: str, jobs: int | list[str] = 3, results: str | Path = BOOK_RESULTS, seed: int = 0,
+               threads: int | None = None, progress: bool = True) -> pd.DataFrame:
+    """Retrain and re-measure some jobs of stored sweep ``name`` from its stored config and
+    compare them with its stored rows: in a minute, the check that `make reproduce` makes in
+    hours. ``jobs``: how many, drawn at random with ``seed``, or a list of job ids. Rows are
+    compared as they would be written to ``results.csv``, so "identical" means the stored file
+    would not change. ``threads`` defaults to the sweep's own (its provenance): with other
+    thread counts, devices or torch versions, some products round differently (chapter
+    "Training"). Returns per job: rows, rows that differ, largest absolute difference."""
+    table, provenance = load_results(name, results), read_provenance(name, results)
+    cfg = SweepConfig.from_dict(json.loads((Path(results) / name / "config.json").read_text()))
+    stored_ids = sorted(table["job"].unique())
+    if isinstance(jobs, int):
+        drawn = np.random.default_rng(seed).choice(len(stored_ids), size=min(jobs, len(stored_ids)), replace=False)
+        ids = [stored_ids[i] for i in sorted(drawn)]
+    else:
+        unknown = sorted(set(jobs) - set(stored_ids))
+        require([(not unknown, f"no job(s) {', '.join(unknown)} in sweep {name!r}; its jobs are named like "
+                               f"{stored_ids[0]} (architecture-k-seed)")])
+        ids = list(jobs)
+    by_id = {job_id(job): job for job in cfg.jobs()}
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or provenance["machine"]["torch_threads"])
+    try:
+        data = MetricData.load(cfg.train_config(0))
+        rows = [compare_rows(run_job(cfg, by_id[i], data), table[table["job"] == i])
+                for i in tqdm(ids, desc=f"rerun {name}", unit="model", disable=not progress)]
+    finally:
+        torch.set_num_threads(before)
+    return pd.DataFrame(rows, index=pd.Index(ids, name="job"))
+
+
+def compare_rows(fresh: pd.DataFrame, stored: pd.DataFrame) -> dict:
+    """How far a job's fresh rows are from its stored ones, both as ``results.csv`` holds them."""
+    def as_stored(frame):
+        written = read_table(io.StringIO(frame.to_csv(index=False))).drop(columns="job_seconds")
+        return written.sort_values(["metric", "module", "subtask", "epoch"], kind="stable", ignore_index=True)
+
+    fresh, stored = as_stored(fresh), as_stored(stored)
+    if len(fresh) != len(stored) or not fresh.drop(columns=["q", "value"]).equals(stored.drop(columns=["q", "value"])):
+        return dict(rows=len(stored), rows_differing=len(stored), largest_difference=np.nan)
+    numbers = ["q", "value"]
+    same = (fresh[numbers] == stored[numbers]) | (fresh[numbers].isna() & stored[numbers].isna())
+    return dict(rows=len(stored), rows_differing=int((~same).any(axis=1).sum()),
+                largest_difference=float((fresh[numbers] - stored[numbers]).abs().max().max()))
 
 
 def how_to_make(name: str, results: str | Path = "results") -> str:

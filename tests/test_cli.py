@@ -27,6 +27,8 @@ def cli(*args):
     (["sweep", "--preset", "smoke", "--name", "x", "--mask-repeats", "0"], "repeats >= 1 (--mask-repeats)"),
     (["metrics", "no/such/run", "--mask-repeats", "0"], "repeats >= 1 (--mask-repeats)"),
     (["train", "-k", "3", "--modulus", "12", "--out", "unused"], "modulus must be a whole number from 2"),
+    (["rerun", "--preset", "no-such-sweep"], "no stored provenance at results/no-such-sweep"),
+    (["rerun", "--preset", "paper", "--job", "standard-k00060"], "no job(s) standard-k00060 in sweep 'paper'"),
 ])
 def test_bad_input_gives_one_line_error_and_nonzero_exit(args, message):
     result = cli(*args)

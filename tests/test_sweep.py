@@ -13,8 +13,8 @@ import pytest
 
 from modlib.sweep import (PRESETS, SweepConfig, bootstrap_onsets, check_folder, claim_figures, claims, compare_moduli,
                           config_with_overrides, job_id, level_means, load_results, moduli_accuracy, moduli_levels,
-                          modulus_tables, onset_p, onset_table, onsets, parse_shard, read_provenance, run_sweep,
-                          select_jobs, specialization_frame)
+                          modulus_tables, onset_p, onset_table, onsets, parse_shard, read_provenance, rerun_jobs,
+                          run_sweep, select_jobs, specialization_frame)
 
 from tests.conftest import needs_mnist
 
@@ -158,6 +158,28 @@ def test_a_folder_of_another_config_is_refused_and_left_untouched(tmp_path):
     provenance = json.loads((folder / "provenance.json").read_text())
     assert provenance["jobs_finished"] == provenance["jobs_total"] == 4
     assert set(provenance) >= {"config", "git_commit", "versions", "machine", "job_seconds"}
+
+
+@needs_mnist
+def test_a_rerun_of_a_stored_job_is_identical_and_finds_a_changed_value(tmp_path):
+    folder = run_sweep(TINY, tmp_path, progress=False)
+    job = "standard-k00001-s00"
+    rows = 1 + 2 + 4  # accuracy, two per-epoch curves, four correlations
+    assert rerun_jobs("tiny", [job], tmp_path, progress=False).loc[job].tolist() == [rows, 0, 0.0]
+    table = pd.read_csv(folder / "results.csv")
+    table.loc[(table["job"] == job) & (table["metric"] == "correlation"), "value"] += 0.001
+    table.to_csv(folder / "results.csv", index=False)
+    changed = rerun_jobs("tiny", 10, tmp_path, progress=False)  # more than there are: all four
+    assert changed.index.tolist() == sorted(job_id(j) for j in TINY.jobs())
+    assert changed["rows_differing"].to_dict() == {i: 4 if i == job else 0 for i in changed.index}  # 2 modules x 2
+    assert changed.loc[job, "largest_difference"] == pytest.approx(0.001)
+    with pytest.raises(ValueError, match="no job.s. standard-k00002-s00 in sweep 'tiny'"):
+        rerun_jobs("tiny", ["standard-k00002-s00"], tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_a_stored_config_gives_back_its_sweep(name):
+    assert SweepConfig.from_dict(PRESETS[name].to_dict()) == PRESETS[name]
 
 
 def test_a_table_from_before_the_epoch_rows_still_reads(tmp_path):
