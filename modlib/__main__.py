@@ -140,13 +140,14 @@ def cmd_rerun(args):
     print(f"sweep {args.preset!r}\nstored: commit {short(stored['git_commit'])}, torch {stored['versions']['torch']}, "
           f"{stored['machine']['torch_threads']} thread(s)\nrerun:  commit {short(git_commit())}, "
           f"torch {torch.__version__}, {threads} thread(s)")
-    compared = rerun_jobs(args.preset, args.job or args.jobs, args.results, seed=args.seed, threads=threads)
+    compared = rerun_jobs(args.preset, args.job or args.jobs, args.results, seed=args.seed, threads=threads,
+                          device=args.device)
     print(compared.to_string())
     differing = int((compared["rows_differing"] > 0).sum())
     if differing:
         raise RuntimeError(f"{differing} of {len(compared)} rerun jobs differ from the stored rows: with the stored "
-                           f"commit, torch and thread count (above) this is a change in the code's arithmetic; "
-                           f"otherwise rounding can differ (book chapter 'Training', 'Speed')")
+                           f"commit, torch, thread count (above) and device this is a change in the code's "
+                           f"arithmetic; otherwise rounding can differ (book chapter 'Training', 'Speed')")
     print(f"all {len(compared)} rerun jobs are identical to the stored rows")
 
 
@@ -272,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--job", action="append", help="a job id to rerun, e.g. standard-k00060-s03 (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random draw of jobs")
     p.add_argument("--threads", type=int, help="torch threads (default: as the sweep was made, for identical rows)")
+    p.add_argument("--device", help="cpu or cuda (default: the sweep's own, for identical rows)")
     p.set_defaults(func=cmd_rerun)
 
     p = sub.add_parser("figures", help="figures of a stored sweep")

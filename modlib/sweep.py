@@ -431,16 +431,19 @@ def read_provenance(name: str, results: str | Path = BOOK_RESULTS) -> dict:
 
 
 def rerun_jobs(name: str, jobs: int | list[str] = 3, results: str | Path = BOOK_RESULTS, seed: int = 0,
-               threads: int | None = None, progress: bool = True) -> pd.DataFrame:
+               threads: int | None = None, device: str | None = None, progress: bool = True) -> pd.DataFrame:
     """Retrain and re-measure some jobs of stored sweep ``name`` from its stored config and
     compare them with its stored rows: in a minute, the check that `make reproduce` makes in
     hours. ``jobs``: how many, drawn at random with ``seed``, or a list of job ids. Rows are
     compared as they would be written to ``results.csv``, so "identical" means the stored file
     would not change. ``threads`` defaults to the sweep's own (its provenance): with other
     thread counts, devices or torch versions, some products round differently (chapter
-    "Training"). Returns per job: rows, rows that differ, largest absolute difference."""
+    "Training"); ``device`` replaces the sweep's to measure by how much. Returns per job:
+    rows, rows that differ, largest absolute difference."""
     table, provenance = load_results(name, results), read_provenance(name, results)
     cfg = SweepConfig.from_dict(json.loads((Path(results) / name / "config.json").read_text()))
+    cfg = replace(cfg, device=device or cfg.device)
+    check_device(cfg.device)
     stored_ids = sorted(table["job"].unique())
     if isinstance(jobs, int):
         drawn = np.random.default_rng(seed).choice(len(stored_ids), size=min(jobs, len(stored_ids)), replace=False)
