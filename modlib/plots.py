@@ -12,7 +12,8 @@ import torch
 
 from modlib.metrics import MEASURES, METRICS
 from modlib.structure import q_closed_form
-from modlib.sweep import learning_curves, load_results, mean_interval, specialization_frame
+from modlib.analysis import learning_curves, mean_interval, specialization_frame
+from modlib.sweep import load_results
 from modlib.task import parity_difference, parity_target
 
 

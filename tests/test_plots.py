@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from modlib.plots import accuracy_figure, learning_curve_figure
-from modlib.sweep import COLUMNS, learning_curves
+from modlib.analysis import learning_curves
+from modlib.sweep import COLUMNS
 
 matplotlib.use("Agg")
 
@@ -77,7 +78,7 @@ def test_the_main_figure_needs_one_of_its_three_measures_not_just_cka(tmp_path):
 
 def test_modulus_figure_draws_a_line_per_modulus_in_each_measures_panel():
     from modlib.plots import modulus_figure
-    from tests.test_sweep import spec_table
+    from tests.test_analysis import spec_table
 
     levels = {1e-4: [1.0, 0.8], 1.0: [0.0, 0.1]}
     tables = {m: pd.concat([spec_table(levels, "correlation"), spec_table(levels, "weight_mask"), curve_table()])

@@ -1,0 +1,264 @@
+"""What a sweep's table says: each model's specialization, means per level, learning curves,
+where specialization starts to rise (with seed resamples), the paper's claims checked, and
+the comparisons of the variant and modulus sweeps. Everything here reads tables that
+`modlib.sweep` wrote and returns numbers or tables; nothing trains."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from modlib.metrics import MEASURES, METRICS, specialization
+from modlib.sweep import BOOK_RESULTS, CURVES, LONG_MODULI, MODULUS_SWEEPS, VARIANTS, read_table
+
+
+def specialization_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """Per model and metric: each module's specialization and their mean (``spec``)."""
+    rows = table[table["metric"].isin(METRICS)]
+    keys = ["architecture", "k", "p", "q", "seed", "metric"]
+    out = []
+    for key, group in rows.groupby(keys):
+        m = np.zeros((2, 2))
+        m[group["module"].astype(int), group["subtask"].astype(int)] = group["value"]
+        s = specialization(m)
+        out.append(dict(zip(keys, key), spec_0=s[0], spec_1=s[1], spec=s.mean()))
+    return pd.DataFrame(out, columns=keys + ["spec_0", "spec_1", "spec"])
+
+
+def level_means(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean specialization per metric (columns) and level p (rows)."""
+    return spec_level_means(specialization_frame(table))
+
+
+def spec_level_means(spec: pd.DataFrame) -> pd.DataFrame:
+    """`level_means` from a `specialization_frame` already computed."""
+    return spec.groupby(["p", "metric"])["spec"].mean().unstack("metric")
+
+
+def learning_curves(table: pd.DataFrame, curve: str = "test_accuracy") -> pd.DataFrame:
+    """Mean accuracy over seeds after each epoch: rows (architecture, k), columns epoch.
+    ``curve`` is "test_accuracy" or "train_accuracy" (the running mean over the epoch's batches)."""
+    if curve not in CURVES:
+        raise ValueError(f"curve must be one of {CURVES}, got {curve!r}")
+    rows = table[table["metric"] == f"epoch_{curve}"]
+    if rows.empty:
+        raise ValueError("this table has no per-epoch rows (stored before they were recorded): "
+                         "rerun its sweep with --fresh")
+    return rows.pivot_table(index=["architecture", "k"], columns="epoch", values="value", aggfunc="mean")
+
+
+ONSET_FRACTION = 0.25  # a curve has "started to rise" once it is this share of the way up
+
+
+def onset_p(curve: pd.Series, fraction: float = ONSET_FRACTION) -> float:
+    """The largest p at which specialization exceeds its dense-end value by ``fraction`` of
+    its full rise: where the curve "starts to rise" when read from dense to sparse."""
+    curve = curve.sort_index()
+    return float(onsets(curve.index.to_numpy(float), curve.to_numpy(float), fraction))
+
+
+def onsets(p: np.ndarray, means: np.ndarray, fraction: float = ONSET_FRACTION) -> np.ndarray:
+    """`onset_p` of each row of ``means`` ``[..., levels]``, levels in increasing ``p``
+    (the last is the dense end); NaN where the curve never rises."""
+    base, top = means[..., -1:], means.max(axis=-1, keepdims=True)
+    risen = means - base > fraction * (top - base)
+    largest = np.where(risen, p, -np.inf).max(axis=-1)
+    return np.where(np.isinf(largest), np.nan, largest)
+
+
+def bootstrap_onsets(spec: pd.DataFrame, metric: str, resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """`onset_p` of ``metric``'s mean curve in ``resamples`` bootstrap resamples of the seeds
+    (drawn with replacement within each level), from a sweep's `specialization_frame`
+    ``spec``: how firmly the sweep places an onset. A
+    criterion that holds in nearly all or nearly none of them would stand on another draw of
+    seeds; one that holds in about half, the sweep cannot decide."""
+    values = spec[spec["metric"] == metric].pivot_table(index="p", columns="seed", values="spec")
+    if values.empty:
+        raise ValueError(f"no {metric!r} rows in this table: run the sweep with that metric")
+    return onsets(values.index.to_numpy(float), bootstrap_means(values.to_numpy(), resamples, seed))
+
+
+def bootstrap_means(values: np.ndarray, resamples: int, seed: int = 0) -> np.ndarray:
+    """Means over the last axis (seeds; NaN where missing) of ``resamples`` bootstrap
+    resamples, drawn independently for every leading index: ``[resamples, *values.shape[:-1]]``."""
+    values = np.asarray(values, dtype=float)
+    picks = np.random.default_rng(seed).integers(0, values.shape[-1], size=(resamples, *values.shape))
+    return np.nanmean(np.take_along_axis(np.broadcast_to(values, picks.shape), picks, axis=-1), axis=-1)
+
+
+def mean_interval(values, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean and a 95% bootstrap interval of the mean."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return float(values.mean()) if len(values) else np.nan, np.nan, np.nan
+    means = bootstrap_means(values, n_boot, seed)
+    return float(values.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def spec_at(curve: pd.Series, p: float) -> float:
+    """Specialization at ``p``, interpolated linearly in log p between sweep levels."""
+    curve = curve.sort_index()
+    return float(np.interp(np.log(p), np.log(curve.index.to_numpy(float)), curve.to_numpy(float)))
+
+
+LATE_ONSET = 0.01   # claim (b): bottleneck and correlation rise only at or below this p
+EARLY_ONSET = 0.046  # claim (c): the weight mask has risen by this p (the last level below 0.11)
+Q_035_P = 0.176  # claim (d): the p at which Q = 0.35
+
+
+def claim_figures(table: pd.DataFrame, resamples: int = 1000) -> dict[str, float]:
+    """The numbers behind the verdicts of `claims`, by name, as plain floats (the book pastes
+    them into its prose, so that no number there is typed by hand). Per measure ``m`` (those
+    in the table): ``m_densest`` and ``m_sparsest`` (mean specialization at p = 1 and at the
+    sparsest level ``sparsest_p``), ``m_spearman`` (rank correlation with sparsity),
+    ``m_onset`` (`onset_p`) with ``m_onset_value`` (the mean there) and ``m_threshold`` (the
+    quarter of the rise it had to exceed), ``m_late_share`` / ``m_early_share`` (share of
+    seed resamples whose onset is at or below `LATE_ONSET` / at or above `EARLY_ONSET`),
+    ``m_at_q035`` and ``m_q035_share`` (specialization at Q = 0.35 and its share of the
+    full rise). Then ``models``, ``accuracy_share`` (share at or above 0.90 test accuracy),
+    ``accuracy_median`` and ``accuracy_min``, where the table has accuracies."""
+    spec = specialization_frame(table)
+    means = spec_level_means(spec)
+    figures = {}
+    for metric in [m for m in MEASURES if m in means]:
+        curve = means[metric].dropna().sort_index()
+        base, rise = curve.iloc[-1], curve.max() - curve.iloc[-1]
+        log_sparsity = pd.Series(-np.log(curve.index.to_numpy(float)), index=curve.index)
+        onset, resampled = onset_p(curve), bootstrap_onsets(spec, metric, resamples)
+        at_q = spec_at(curve, Q_035_P)
+        figures |= {f"{metric}_{name}": float(value) for name, value in dict(
+            densest=base, sparsest=curve.iloc[0], spearman=curve.rank().corr(log_sparsity.rank()),
+            onset=onset, onset_value=curve.get(onset, np.nan), threshold=base + ONSET_FRACTION * rise,
+            late_share=(resampled <= LATE_ONSET).mean(), early_share=(resampled >= EARLY_ONSET).mean(),
+            at_q035=at_q, q035_share=(at_q - base) / rise if rise > 0 else np.nan).items()}
+        figures["sparsest_p"] = float(curve.index[0])
+    acc = table.loc[table["metric"] == "accuracy", "value"]
+    if len(acc):
+        figures |= dict(models=float(len(acc)), accuracy_share=float((acc >= 0.9).mean()),
+                        accuracy_median=float(acc.median()), accuracy_min=float(acc.min()))
+    return figures
+
+
+def claims(table: pd.DataFrame) -> pd.DataFrame:
+    """The paper's claims (a)-(e) checked against a sweep, with the numbers behind each verdict
+    (`claim_figures`).
+
+    Criteria, fixed before looking at our results: (a) sparsest level above densest and
+    Spearman rank correlation between sparsity and mean specialization >= 0.8 ("partly"
+    if only the first holds); (b, c) the onset, `onset_p`, at or below p = 0.01 for the
+    bottleneck and correlation measures, and earlier (larger p, at least 0.046, the last
+    level below 0.11) for the weight mask; (d) at Q = 0.35 (p = 0.176) less than 10% of the
+    full rise; (e) every model at or above 0.90 test accuracy ("partly" if the median is).
+    Verdicts use the means over seeds; for each onset, the share of seed resamples in which
+    its criterion holds (`bootstrap_onsets`) says how firm the verdict is.
+    """
+    f = claim_figures(table)
+    measures = [m for m in MEASURES if f"{m}_onset" in f]
+    rows = []
+    for metric in measures:
+        up = f[f"{metric}_sparsest"] > f[f"{metric}_densest"]
+        verdict = "reproduced" if up and f[f"{metric}_spearman"] >= 0.8 else "partly" if up else "not reproduced"
+        rows.append(("a", f"{metric} increases with sparsity",
+                     f"from {f[f'{metric}_densest']:.2f} at p=1 to {f[f'{metric}_sparsest']:.2f} at "
+                     f"p={f['sparsest_p']:g}; Spearman {f[f'{metric}_spearman']:.2f}", verdict))
+    for metric in [m for m in ("bottleneck", "correlation") if m in measures]:
+        onset = f[f"{metric}_onset"]
+        rows.append(("b", f"{metric} rises only for p < 0.01 (Q > 0.49)",
+                     f"onset at p = {onset:g} (<= {LATE_ONSET} in {f[f'{metric}_late_share']:.0%} of seed "
+                     f"resamples)", "reproduced" if onset <= LATE_ONSET else "not reproduced"))
+    if "weight_mask" in measures:
+        onset = f["weight_mask_onset"]
+        others = [f[f"{m}_onset"] for m in ("bottleneck", "correlation") if m in measures]
+        earlier, clear = all(onset > o for o in others), onset >= EARLY_ONSET
+        rows.append(("c", "weight mask rises earlier, clearly by p < 0.11 (Q > 0.4)",
+                     f"onset at p = {onset:g} (>= {EARLY_ONSET} in {f['weight_mask_early_share']:.0%} of seed "
+                     f"resamples; others: {', '.join(f'{o:g}' for o in others)})",
+                     "reproduced" if earlier and clear else "partly" if earlier or clear else "not reproduced"))
+    for metric in measures:
+        share = f[f"{metric}_q035_share"]
+        rows.append(("d", f"{metric}: little or no specialization at Q = 0.35",
+                     f"{f[f'{metric}_at_q035']:.2f} at p = {Q_035_P}, {100 * share:.0f}% of the full rise",
+                     "reproduced" if share < 0.1 else "not reproduced"))
+    if "models" in f:
+        verdict = ("reproduced" if f["accuracy_min"] >= 0.9 else "partly" if f["accuracy_median"] >= 0.9
+                   else "not reproduced")
+        rows.append(("e", "every trained model performs well",
+                     f"{f['accuracy_share']:.0%} of {f['models']:.0f} models at >= 0.90; median "
+                     f"{f['accuracy_median']:.3f}, min {f['accuracy_min']:.3f}", verdict))
+    return pd.DataFrame(rows, columns=["claim", "the paper says", "we find", "verdict"])
+
+
+def compare_variants(results: str | Path = BOOK_RESULTS) -> pd.DataFrame:
+    """Mean specialization per metric and level, and mean accuracy, for each stored variant."""
+    frames = []
+    for variant, (label, _) in VARIANTS.items():
+        path = Path(results) / f"variant-{variant}" / "results.csv"
+        if not path.exists():
+            continue
+        table = read_table(path)
+        means = level_means(table).reset_index().melt(id_vars="p", var_name="metric", value_name="value")
+        acc = table[table["metric"] == "accuracy"].groupby("p")["value"].mean().reset_index()
+        acc["metric"] = "accuracy"
+        frames.append(pd.concat([means, acc]).assign(variant=label))
+    if not frames:
+        raise FileNotFoundError("no stored variant results: run `python -m modlib sweep --preset variant-NAME` "
+                                f"for NAME in {', '.join(VARIANTS)} (or `make reproduce`)")
+    return pd.concat(frames).pivot_table(index=["metric", "p"], columns="variant", values="value", sort=False)
+
+
+# --- Tasks that need more communication (beyond the paper) --------------------------------
+
+def modulus_tables(results: str | Path = BOOK_RESULTS, long: bool = False) -> dict[int, pd.DataFrame]:
+    """The paper sweep (m = 2) and each ``modulus-m`` sweep stored, by m: the same models and
+    metrics on tasks that need log2(m) bits to cross between the modules. ``long``: the
+    ``modulus-m-long`` sweeps instead (15 epochs)."""
+    names = ({m: f"modulus-{m}-long" for m in LONG_MODULI} if long
+             else {2: "paper", **{m: f"modulus-{m}" for m in MODULUS_SWEEPS}})
+    paths = {m: Path(results) / name / "results.csv" for m, name in names.items()}
+    tables = {m: read_table(path) for m, path in paths.items() if path.exists()}
+    if len(tables) < 2:
+        raise FileNotFoundError(f"fewer than two moduli stored: run `python -m modlib sweep --preset NAME` for NAME "
+                                f"in {', '.join(names.values())} (or `make reproduce`)")
+    return tables
+
+
+def onset_table(table: pd.DataFrame, resamples: int = 1000) -> pd.DataFrame:
+    """Per measure: mean specialization at the sparsest and the densest level, the onset
+    (`onset_p`) and the 2.5 and 97.5 percentiles of the onsets of seed resamples
+    (`bootstrap_onsets`; NaN resamples, whose curve never rises, are left out)."""
+    spec = specialization_frame(table)
+    means = spec_level_means(spec)
+    rows = []
+    for metric in [m for m in MEASURES if m in means]:
+        curve = means[metric].dropna().sort_index()
+        resampled = bootstrap_onsets(spec, metric, resamples)
+        low, high = np.nanpercentile(resampled, [2.5, 97.5]) if np.isfinite(resampled).any() else (np.nan,) * 2
+        rows.append(dict(metric=metric, sparsest=curve.iloc[0], densest=curve.iloc[-1], onset_p=onset_p(curve),
+                         onset_low=low, onset_high=high))
+    return pd.DataFrame(rows)
+
+
+def compare_moduli(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """`onset_table` of each modulus' sweep, indexed by (metric, m) with the bits the task needs."""
+    frames = [onset_table(table).assign(m=m, bits=np.log2(m)) for m, table in tables.items()]
+    return pd.concat(frames).set_index(["metric", "m"]).sort_index()
+
+
+def moduli_levels(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """Mean specialization per (metric, p) for each modulus m, with the 95% bootstrap
+    interval of the mean over seeds (`mean_interval`): columns (m, mean / low / high)."""
+    rows = [(metric, p, m, *mean_interval(group["spec"]))
+            for m, table in tables.items()
+            for (metric, p), group in specialization_frame(table).groupby(["metric", "p"])]
+    wide = pd.DataFrame(rows, columns=["metric", "p", "m", "mean", "low", "high"]).set_index(
+        ["metric", "p", "m"]).unstack("m").swaplevel(axis=1)
+    return wide[pd.MultiIndex.from_product([list(tables), ["mean", "low", "high"]])]
+
+
+def moduli_accuracy(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """Mean test accuracy per (architecture, m) and level k."""
+    frames = [table[table["metric"] == "accuracy"].assign(m=m) for m, table in tables.items()]
+    return pd.concat(frames).pivot_table(index=["architecture", "m"], columns="k", values="value", aggfunc="mean")

@@ -1,0 +1,103 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from modlib.analysis import (bootstrap_onsets, claim_figures, claims, compare_moduli, level_means, moduli_accuracy,
+                             moduli_levels, modulus_tables, onset_p, onset_table, onsets, specialization_frame)
+
+
+def spec_table(spec_by_level: dict[float, list[float]], metric: str = "correlation") -> pd.DataFrame:
+    """Sweep rows whose per-model specialization is the given value per seed (own = 1 + s,
+    other = 1 - s in both modules)."""
+    rows = []
+    for p, specs in spec_by_level.items():
+        for seed, s in enumerate(specs):
+            for module in (0, 1):
+                for subtask in (0, 1):
+                    value = 1 + s if module == subtask else 1 - s
+                    rows.append(dict(architecture="standard", n_hidden=100, k=round(p * 10_000), p=p, q=0.0,
+                                     seed=seed, metric=metric, module=module, subtask=subtask, value=value))
+    return pd.DataFrame(rows)
+
+
+LEVELS = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+
+
+def test_onset_is_the_largest_p_risen_a_quarter_of_the_way():
+    curve = pd.Series([1.0, 0.5, 0.2, 0.0, 0.0], index=LEVELS)
+    assert onset_p(curve) == 1e-3  # 0.5 > 0.25 of the rise; 0.2 is not
+    assert onset_p(curve.iloc[::-1]) == 1e-3  # order of the index does not matter
+    assert np.isnan(onset_p(pd.Series(0.3, index=LEVELS)))  # a flat curve never rises
+    rows = np.array([[1.0, 0.5, 0.2, 0.0, 0.0], [1.0, 0.5, 0.3, 0.0, 0.0]])
+    assert onsets(np.array(LEVELS), rows).tolist() == [1e-3, 1e-2]
+
+
+def test_onsets_without_seed_noise_are_certain():
+    table = spec_table({p: [s] * 4 for p, s in zip(LEVELS, [1.0, 0.5, 0.2, 0.0, 0.0])})
+    assert (bootstrap_onsets(specialization_frame(table), "correlation", resamples=50) == 1e-3).all()
+    verdicts = claims(table).set_index("claim")
+    assert verdicts.loc["b", "verdict"] == "reproduced"
+    assert "in 100% of seed resamples" in verdicts.loc["b", "we find"]
+
+
+def test_claim_figures_are_the_numbers_behind_the_verdicts():
+    table = spec_table({p: [s] * 4 for p, s in zip(LEVELS, [1.0, 0.5, 0.2, 0.0, 0.0])})
+    accuracy = pd.DataFrame(dict(metric="accuracy", value=[0.95, 0.85, 0.92]))
+    figures = claim_figures(pd.concat([table, accuracy]), resamples=50)
+    assert all(type(value) is float for value in figures.values())  # what the book's glue can paste
+    assert figures["sparsest_p"] == 1e-4
+    assert (figures["correlation_densest"], figures["correlation_sparsest"]) == (0.0, 1.0)
+    assert figures["correlation_onset"] == 1e-3 and figures["correlation_onset_value"] == 0.5
+    assert figures["correlation_threshold"] == 0.25  # a quarter of the way from 0 to 1
+    assert figures["correlation_late_share"] == 1.0 and figures["correlation_early_share"] == 0.0
+    assert figures["correlation_at_q035"] == figures["correlation_q035_share"] == 0.0  # between two zeros
+    assert figures["accuracy_share"] == pytest.approx(2 / 3) and figures["accuracy_median"] == 0.92
+    assert (figures["models"], figures["accuracy_min"]) == (3.0, 0.85)
+    assert "bottleneck_onset" not in figures  # only the measures the table has
+
+
+def test_an_onset_on_the_edge_is_uncertain_and_resampling_is_reproducible():
+    # at p = 0.01 the seeds straddle the criterion (0.25 of the rise): 0.2 or 0.3
+    table = spec_table({1e-4: [1.0] * 4, 1e-3: [0.5] * 4, 1e-2: [0.2, 0.3, 0.2, 0.3],
+                        1e-1: [0.0] * 4, 1.0: [0.0] * 4})
+    spec = specialization_frame(table)
+    first = bootstrap_onsets(spec, "correlation", resamples=400, seed=1)
+    assert set(first.tolist()) == {1e-3, 1e-2}
+    assert 0.2 < (first <= 1e-3).mean() < 0.8
+    assert np.array_equal(first, bootstrap_onsets(spec, "correlation", resamples=400, seed=1))
+    with pytest.raises(ValueError, match="no 'bottleneck' rows"):
+        bootstrap_onsets(spec, "bottleneck")
+
+
+def test_onset_table_gives_each_measures_onset_and_its_resample_range():
+    table = spec_table({p: [s] * 4 for p, s in zip(LEVELS, [1.0, 0.5, 0.2, 0.0, 0.0])})
+    row = onset_table(table, resamples=50).set_index("metric").loc["correlation"]
+    curve = level_means(table)["correlation"]
+    assert (row["sparsest"], row["densest"]) == (curve.loc[1e-4], curve.loc[1.0])
+    assert row["onset_p"] == row["onset_low"] == row["onset_high"] == 1e-3
+
+
+def test_moduli_are_compared_by_onset_and_accuracy(tmp_path):
+    paper = spec_table({p: [s] * 3 for p, s in zip(LEVELS, [1.0, 0.5, 0.2, 0.0, 0.0])})
+    wider = spec_table({p: [s] * 3 for p, s in zip(LEVELS, [1.0, 0.9, 0.5, 0.0, 0.0])})
+    accuracy = lambda value: pd.DataFrame([dict(architecture="standard", k=1, p=1e-4, seed=0, metric="accuracy",
+                                                value=value)])
+    for name, table in (("paper", pd.concat([paper, accuracy(0.8)])), ("modulus-10", wider)):
+        (tmp_path / name).mkdir()
+        table.to_csv(tmp_path / name / "results.csv", index=False)
+    tables = modulus_tables(tmp_path)
+    assert sorted(tables) == [2, 10]
+    with pytest.raises(FileNotFoundError, match="modulus-2-long, modulus-10-long"):
+        modulus_tables(tmp_path, long=True)  # the 15-epoch sweeps are others
+    compared = compare_moduli(tables)
+    assert compared.loc[("correlation", 2), "onset_p"] == 1e-3
+    assert compared.loc[("correlation", 10), "onset_p"] == 1e-2
+    assert compared.loc[("correlation", 10), "bits"] == pytest.approx(3.32, abs=0.01)
+    assert moduli_accuracy(tables).loc[("standard", 2), 1] == 0.8
+    levels = moduli_levels(tables)
+    sparsest = levels.loc[("correlation", 1e-4)]
+    assert sparsest[(2, "mean")] == sparsest[(2, "low")] == sparsest[(2, "high")]  # no seed noise
+    assert list(levels.columns.get_level_values(0).unique()) == [2, 10]
+    (tmp_path / "modulus-10" / "results.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="fewer than two moduli stored"):
+        modulus_tables(tmp_path)
