@@ -1,43 +1,11 @@
 import matplotlib
 import numpy as np
 import pandas as pd
-import pytest
 
 from modlib.plots import accuracy_figure, learning_curve_figure
-from modlib.analysis import learning_curves
-from modlib.sweep import COLUMNS
+from tests.test_analysis import curve_table
 
 matplotlib.use("Agg")
-
-
-def curve_table(epochs=3):
-    """Two architectures x two levels x two seeds; test accuracy after epoch e is 0.1 * e + 0.01 * seed."""
-    rows = []
-    for arch in ("standard", "bottleneck"):
-        for k in (1, 100):
-            for seed in (0, 1):
-                base = dict(architecture=arch, n_hidden=10, k=k, p=k / 100, q=0.0, seed=seed, job=f"{arch}-{k}-{seed}")
-                for e in range(1, epochs + 1):
-                    rows.append(dict(base, metric="epoch_test_accuracy", epoch=e, value=0.1 * e + 0.01 * seed))
-                    rows.append(dict(base, metric="epoch_train_accuracy", epoch=e, value=0.5))
-                rows.append(dict(base, metric="accuracy", value=0.1 * epochs + 0.01 * seed))
-    return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def test_learning_curves_average_over_seeds_per_epoch():
-    curves = learning_curves(curve_table())
-    assert list(curves.columns) == [1, 2, 3]
-    assert curves.shape == (4, 3)
-    assert curves.loc[("standard", 100), 2] == pytest.approx(0.205)
-    assert (learning_curves(curve_table(), "train_accuracy") == 0.5).all().all()
-
-
-def test_learning_curves_refuse_unknown_curves_and_old_tables():
-    with pytest.raises(ValueError, match="curve must be one of"):
-        learning_curves(curve_table(), "loss")
-    old = curve_table()
-    with pytest.raises(ValueError, match="rerun its sweep with --fresh"):
-        learning_curves(old[old["metric"] == "accuracy"])
 
 
 def test_learning_curve_figure_draws_a_line_per_level_and_architecture():
