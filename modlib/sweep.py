@@ -471,10 +471,9 @@ def compare_rows(fresh: pd.DataFrame, stored: pd.DataFrame) -> dict:
         written = read_table(io.StringIO(frame.to_csv(index=False))).drop(columns="job_seconds")
         return written.sort_values(["metric", "module", "subtask", "epoch"], kind="stable", ignore_index=True)
 
-    fresh, stored = as_stored(fresh), as_stored(stored)
-    if len(fresh) != len(stored) or not fresh.drop(columns=["q", "value"]).equals(stored.drop(columns=["q", "value"])):
+    fresh, stored, numbers = as_stored(fresh), as_stored(stored), ["q", "value"]
+    if len(fresh) != len(stored) or not fresh.drop(columns=numbers).equals(stored.drop(columns=numbers)):
         return dict(rows=len(stored), rows_differing=len(stored), largest_difference=np.nan)
-    numbers = ["q", "value"]
     same = (fresh[numbers] == stored[numbers]) | (fresh[numbers].isna() & stored[numbers].isna())
     return dict(rows=len(stored), rows_differing=int((~same).any(axis=1).sum()),
                 largest_difference=float((fresh[numbers] - stored[numbers]).abs().max().max()))
