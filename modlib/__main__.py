@@ -1,4 +1,4 @@
-"""Command line: ``python -m modlib {data,train,bench,metrics,sweep,rerun,figures} ...``."""
+"""Command line: ``python -m modlib {data,train,bench,metrics,sweep,rerun,claims,figures} ...``."""
 
 from __future__ import annotations
 
@@ -151,6 +151,23 @@ def cmd_rerun(args):
     print(f"all {len(compared)} rerun jobs are identical to the stored rows")
 
 
+def cmd_claims(args):
+    import pandas as pd
+
+    from modlib.analysis import claims, level_means
+    from modlib.sweep import load_results
+
+    table = load_results(args.preset, args.results)
+    means = level_means(table)
+    with pd.option_context("display.width", 200, "display.max_colwidth", 100):
+        print(claims(table).to_string(index=False))
+        if means.empty:
+            print(f"\nno specialization metrics in sweep {args.preset!r} (it was run with --metrics \"\")")
+        else:
+            print("\nmean specialization per level p (rows) and measure (columns):")
+            print(means.round(3).to_string())
+
+
 def cmd_figures(args):
     from modlib.plots import write_figures
 
@@ -275,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="torch threads (default: as the sweep was made, for identical rows)")
     p.add_argument("--device", help="cpu or cuda (default: the sweep's own, for identical rows)")
     p.set_defaults(func=cmd_rerun)
+
+    p = sub.add_parser("claims", help="the paper's claims checked against a stored sweep, and its level means")
+    p.add_argument("--preset", required=True, help="sweep name under results/")
+    p.add_argument("--results", default="results", help="results folder (default results/)")
+    p.set_defaults(func=cmd_claims)
 
     p = sub.add_parser("figures", help="figures of a stored sweep")
     p.add_argument("--preset", required=True, help="sweep name under results/")

@@ -28,6 +28,7 @@ def cli(*args):
     (["metrics", "no/such/run", "--mask-repeats", "0"], "repeats >= 1 (--mask-repeats)"),
     (["train", "-k", "3", "--modulus", "12", "--out", "unused"], "modulus must be a whole number from 2"),
     (["rerun", "--preset", "no-such-sweep"], "no stored provenance at results/no-such-sweep"),
+    (["claims", "--preset", "no-such-sweep"], "no stored results at results/no-such-sweep"),
     (["rerun", "--preset", "paper", "--job", "standard-k00060"], "no job(s) standard-k00060 in sweep 'paper'"),
 ])
 def test_bad_input_gives_one_line_error_and_nonzero_exit(args, message):
@@ -100,6 +101,15 @@ def test_paper_preset_is_printable():
     result = cli("sweep", "--preset", "paper", "--show")
     assert result.returncode == 0
     assert "[1, 3, 8, 22, 60, 167, 464, 1292, 3594, 10000]" in result.stdout and "200" in result.stdout
+
+
+def test_claims_of_a_stored_sweep_give_each_verdict_and_every_levels_means():
+    result = cli("claims", "--preset", "paper")
+    assert result.returncode == 0
+    verdicts, means = result.stdout.split("mean specialization per level")
+    claim_rows = [line.split()[0] for line in verdicts.strip().splitlines()[1:]]
+    assert sorted(set(claim_rows)) == list("abcde")
+    assert len([line for line in means.splitlines() if line[:1].isdigit()]) == 10  # the paper's ten levels
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
