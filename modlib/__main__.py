@@ -166,6 +166,9 @@ def cmd_claims(args):
         else:
             print("\nmean specialization per level p (rows) and measure (columns):")
             print(means.round(3).to_string())
+            if len(means) != 10:
+                print(f"note: onsets can only fall on this sweep's {len(means)} levels; the criteria were fixed "
+                      f"for the paper's 10")
 
 
 def cmd_figures(args):
