@@ -49,6 +49,20 @@ def learning_curves(table: pd.DataFrame, curve: str = "test_accuracy") -> pd.Dat
     return rows.pivot_table(index=["architecture", "k"], columns="epoch", values="value", aggfunc="mean")
 
 
+def long_run_figures(table: pd.DataFrame, budget: int = 5) -> dict[str, float]:
+    """Whether more epochs help each end, from a long run's learning curves (standard
+    architecture): ``epochs`` trained, ``sparsest_final`` (the sparsest level's test accuracy
+    after the last), and the densest level's lowest and highest test and train accuracy from
+    epoch ``budget`` (the paper's 5) on: ``dense_test_low``, ``dense_test_high``,
+    ``dense_train_low``, ``dense_train_high``."""
+    test, train = (learning_curves(table, curve).loc["standard"] for curve in ("test_accuracy", "train_accuracy"))
+    figures = {"epochs": float(test.columns[-1]), "sparsest_final": float(test.iloc[0, -1])}
+    for name, curve in (("test", test), ("train", train)):
+        after = curve.iloc[-1].loc[budget:]
+        figures |= {f"dense_{name}_low": float(after.min()), f"dense_{name}_high": float(after.max())}
+    return figures
+
+
 ONSET_FRACTION = 0.25  # a curve has "started to rise" once it is this share of the way up
 
 
@@ -211,12 +225,19 @@ def compare_variants(results: str | Path = BOOK_RESULTS) -> pd.DataFrame:
 
 # --- Tasks that need more communication (beyond the paper) --------------------------------
 
+def modulus_sweep_names(long: bool = False) -> dict[int, str]:
+    """The stored sweep of each modulus m: ``paper`` for m = 2 and ``modulus-m`` for the
+    others; ``long``: the ``modulus-m-long`` sweeps (15 epochs)."""
+    if long:
+        return {m: f"modulus-{m}-long" for m in LONG_MODULI}
+    return {2: "paper", **{m: f"modulus-{m}" for m in MODULUS_SWEEPS}}
+
+
 def modulus_tables(results: str | Path = BOOK_RESULTS, long: bool = False) -> dict[int, pd.DataFrame]:
     """The paper sweep (m = 2) and each ``modulus-m`` sweep stored, by m: the same models and
     metrics on tasks that need log2(m) bits to cross between the modules. ``long``: the
     ``modulus-m-long`` sweeps instead (15 epochs)."""
-    names = ({m: f"modulus-{m}-long" for m in LONG_MODULI} if long
-             else {2: "paper", **{m: f"modulus-{m}" for m in MODULUS_SWEEPS}})
+    names = modulus_sweep_names(long)
     paths = {m: Path(results) / name / "results.csv" for m, name in names.items()}
     tables = {m: read_table(path) for m, path in paths.items() if path.exists()}
     if len(tables) < 2:

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from modlib.analysis import (bootstrap_onsets, claim_figures, claims, compare_moduli, learning_curves, level_means,
-                             moduli_accuracy, moduli_levels, modulus_tables, onset_p, onset_table, onsets,
-                             specialization_frame)
+                             long_run_figures, moduli_accuracy, moduli_levels, modulus_tables, onset_p, onset_table,
+                             onsets, specialization_frame)
 from modlib.sweep import COLUMNS
 
 
@@ -133,3 +133,11 @@ def test_learning_curves_refuse_unknown_curves_and_old_tables():
     old = curve_table()
     with pytest.raises(ValueError, match="rerun its sweep with --fresh"):
         learning_curves(old[old["metric"] == "accuracy"])
+
+
+def test_long_run_figures_read_both_ends_from_the_budget_on():
+    figures = long_run_figures(curve_table(), budget=2)
+    assert figures["epochs"] == 3.0
+    assert figures["sparsest_final"] == pytest.approx(0.305)  # k = 1 after epoch 3, mean of seeds 0 and 1
+    assert (figures["dense_test_low"], figures["dense_test_high"]) == pytest.approx((0.205, 0.305))  # epochs 2, 3
+    assert figures["dense_train_low"] == figures["dense_train_high"] == 0.5
