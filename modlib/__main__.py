@@ -155,10 +155,10 @@ def cmd_claims(args):
     import pandas as pd
 
     from modlib.analysis import claims, level_means
-    from modlib.sweep import load_results
+    from modlib.sweep import PRESETS, load_results
 
     table = load_results(args.preset, args.results)
-    means = level_means(table)
+    means, paper_levels = level_means(table), len(PRESETS["paper"].connections())  # the criteria's levels
     with pd.option_context("display.width", 200, "display.max_colwidth", 100):
         print(claims(table).to_string(index=False))
         if means.empty:
@@ -166,9 +166,9 @@ def cmd_claims(args):
         else:
             print("\nmean specialization per level p (rows) and measure (columns):")
             print(means.round(3).to_string())
-            if len(means) != 10:
+            if len(means) != paper_levels:
                 print(f"note: onsets can only fall on this sweep's {len(means)} levels; the criteria were fixed "
-                      f"for the paper's 10")
+                      f"for the paper's {paper_levels}")
 
 
 def cmd_figures(args):

@@ -440,7 +440,8 @@ def rerun_jobs(name: str, jobs: int | list[str] = 3, results: str | Path = BOOK_
     thread counts, devices or torch versions, some products round differently (chapter
     "Training"); ``device`` replaces the sweep's to measure by how much. Returns per job:
     rows, rows that differ, largest absolute difference."""
-    table, provenance = load_results(name, results), read_provenance(name, results)
+    table = load_results(name, results)
+    threads = threads or read_provenance(name, results)["machine"]["torch_threads"]
     cfg = SweepConfig.from_dict(json.loads((Path(results) / name / "config.json").read_text()))
     cfg = replace(cfg, device=device or cfg.device)
     check_device(cfg.device)
@@ -455,7 +456,7 @@ def rerun_jobs(name: str, jobs: int | list[str] = 3, results: str | Path = BOOK_
         ids = list(jobs)
     by_id = {job_id(job): job for job in cfg.jobs()}
     before = torch.get_num_threads()
-    torch.set_num_threads(threads or provenance["machine"]["torch_threads"])
+    torch.set_num_threads(threads)
     try:
         data = MetricData.load(cfg.train_config(0))
         rows = [compare_rows(run_job(cfg, by_id[i], data), table[table["job"] == i])
