@@ -332,6 +332,11 @@ def main(argv=None) -> int:
     except (ValueError, RuntimeError, OSError, FloatingPointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback from wherever it landed
+        kept = "; its finished models are merged: run it again with --resume (not --fresh) to go on" \
+            if args.func is cmd_sweep else ""
+        print(f"interrupted{kept}", file=sys.stderr)
+        return 130
     return 0
 
 

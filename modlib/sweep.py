@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import io
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -22,6 +23,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import MISSING, asdict, dataclass, fields, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -262,10 +264,14 @@ def select_jobs(cfg: SweepConfig, shard: tuple[int, int] = (0, 1), done: set = f
 
 
 def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0/1", resume: bool = False,
-              fresh: bool = False, progress: bool = True, workers: int = 1, position: int = 0) -> Path:
+              fresh: bool = False, progress: bool = True, workers: int = 1, position: int = 0,
+              started: str | None = None) -> Path:
     """Run (this shard of) a sweep into ``results/<name>/`` and merge what is finished.
     ``workers`` > 1 splits the shard among that many processes (`run_workers`);
-    ``position`` is the line of this process's progress bar."""
+    ``position`` is the line of this process's progress bar; ``started`` names the command
+    this process is part of (its start time; `run_workers` passes its own to its workers).
+    An interrupted or failing run still merges the jobs it finished, and records its time."""
+    started = started or datetime.now(timezone.utc).isoformat(timespec="milliseconds")
     i, n = parse_shard(shard)
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
@@ -279,7 +285,7 @@ def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / "config.json", json.dumps(cfg.to_dict(), indent=2).encode())
     if workers > 1:
-        run_workers(cfg, results, (i, n), workers, progress)
+        run_workers(cfg, results, (i, n), workers, progress, started)
         return folder
     commit = git_commit()  # the code that computes this run's jobs
     todo = select_jobs(cfg, (i, n), done=set(stored_rows(folder)["job"]))
@@ -289,15 +295,22 @@ def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0
 
     before = throughput() if todo else None
     start = time.perf_counter()
-    for job in tqdm(todo, desc=f"sweep {cfg.name} [{i}/{n}]", disable=not progress, unit="model", position=position):
-        write_csv_atomic(run_job(cfg, job, data), folder / "jobs" / f"{job_id(job)}.csv")
-    seconds = time.perf_counter() - start
+    run = {"started": started, "command": " ".join(sys.argv), "git_commit": commit}
+    try:
+        for job in tqdm(todo, desc=f"sweep {cfg.name} [{i}/{n}]", disable=not progress, unit="model",
+                        position=position):
+            write_csv_atomic(run_job(cfg, job, data), folder / "jobs" / f"{job_id(job)}.csv")
+    except BaseException:  # Ctrl-C or an error: keep what is finished
+        merge(folder, cfg, run | {"seconds": time.perf_counter() - start}, throughput=before)
+        raise
+    seconds = time.perf_counter() - start if todo else 0.0
     # The shared machine's speed drifts over a long run: average a measurement at each end.
-    merge(folder, cfg, commit, shard_seconds=seconds, throughput=(before + throughput()) / 2 if todo else None)
+    merge(folder, cfg, run | {"seconds": seconds}, throughput=(before + throughput()) / 2 if todo else None)
     return folder
 
 
-def run_workers(cfg: SweepConfig, results: str | Path, shard: tuple[int, int], workers: int, progress: bool) -> None:
+def run_workers(cfg: SweepConfig, results: str | Path, shard: tuple[int, int], workers: int, progress: bool,
+                started: str) -> None:
     """Shard ``i/n`` run by ``workers`` processes, which share this process's threads: worker
     w takes shard ``(i + n*w) / (n*workers)``. On 2 cores, two one-thread workers took 15-30%
     less time for a sweep than one two-thread process, because the element-wise work and
@@ -309,7 +322,7 @@ def run_workers(cfg: SweepConfig, results: str | Path, shard: tuple[int, int], w
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=start_worker, initargs=(threads, os.getpid())) as pool:
         runs = [pool.submit(run_sweep, cfg, results, f"{i + n * w}/{n * workers}", resume=True,
-                            progress=progress, position=w) for w in range(workers)]
+                            progress=progress, position=w, started=started) for w in range(workers)]
         for run in runs:
             run.result()  # re-raises a worker's error; finished jobs stay on disk either way
 
@@ -327,16 +340,15 @@ def exit_with_parent(parent: int) -> None:
     os._exit(1)  # jobs are written atomically, so at most the one in progress is lost
 
 
-def merge(folder: Path, cfg: SweepConfig, commit: str, shard_seconds: float = 0.0,
-          throughput: float | None = None) -> pd.DataFrame:
-    """Write the merged, sorted ``results.csv`` and ``provenance.json``."""
+def merge(folder: Path, cfg: SweepConfig, run: dict, throughput: float | None = None) -> pd.DataFrame:
+    """Write the merged, sorted ``results.csv`` and ``provenance.json``; ``run`` is this
+    process's part of a command: when it started, the command, the commit, its seconds."""
     with open(folder / ".merge.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return write_merged(folder, cfg, commit, shard_seconds, throughput)
+        return write_merged(folder, cfg, run, throughput)
 
 
-def write_merged(folder: Path, cfg: SweepConfig, commit: str, shard_seconds: float,
-                 throughput: float | None) -> pd.DataFrame:
+def write_merged(folder: Path, cfg: SweepConfig, run: dict, throughput: float | None) -> pd.DataFrame:
     table = stored_rows(folder).sort_values(["architecture", "k", "seed", "metric", "module", "subtask", "epoch"],
                                             kind="stable", ignore_index=True)
     write_csv_atomic(table, folder / "results.csv")
@@ -345,19 +357,54 @@ def write_merged(folder: Path, cfg: SweepConfig, commit: str, shard_seconds: flo
     job_seconds = table.groupby("job")["job_seconds"].first()
     provenance = {
         "config": cfg.to_dict(),
-        "command": " ".join(sys.argv),
-        "git_commit": commit,
+        "command": run["command"],
+        "git_commit": run["git_commit"],
         "versions": versions(),
         "machine": machine(),
         "jobs_total": len(cfg.jobs()),
         "jobs_finished": int(len(job_seconds)),
         "job_seconds": {k: round(v, 3) for k, v in job_seconds.items()},
         "sum_job_seconds": round(float(job_seconds.sum()), 1),
-        "shard_wall_seconds": previous.get("shard_wall_seconds", []) + ([round(shard_seconds, 1)] if shard_seconds else []),
+        "runs": with_run(stored_runs(previous), run),
         "training_floor": training_floor(cfg, table, throughput) or previous.get("training_floor"),
     }
     write_atomic(provenance_path, json.dumps(provenance, indent=2).encode())
     return table
+
+
+def stored_runs(provenance: dict) -> list[dict]:
+    """The commands that made a sweep, as `with_run` records them. Provenance written before
+    runs were recorded holds only its workers' seconds, all taken as one run."""
+    if "shard_wall_seconds" in provenance:
+        return [{"started": None, "command": provenance["command"], "git_commit": provenance["git_commit"],
+                 "worker_seconds": provenance["shard_wall_seconds"]}]
+    return provenance.get("runs", [])
+
+
+def with_run(runs: list[dict], run: dict) -> list[dict]:
+    """``runs`` with ``run``'s seconds added to the command it is part of (the run with its
+    start time; a new one for a process that is the first of its command to finish). A
+    process that had no job to do (0 seconds) adds nothing."""
+    seconds = round(run["seconds"], 1)
+    if not seconds:
+        return runs
+    for stored in runs:
+        if stored["started"] == run["started"]:
+            return [r | {"worker_seconds": r["worker_seconds"] + [seconds]} if r is stored else r for r in runs]
+    return runs + [{k: v for k, v in run.items() if k != "seconds"} | {"worker_seconds": [seconds]}]
+
+
+def wall_seconds(runs: list[dict]) -> float:
+    """How long a sweep took: each run lasts as long as its slowest worker, from its start, and
+    time when runs overlapped (shards run side by side) counts once. A run of unknown start
+    (from before runs were recorded) is put at time 0, where it overlaps nothing."""
+    spans = sorted((datetime.fromisoformat(r["started"]).timestamp() if r["started"] else 0.0,
+                    max(r["worker_seconds"])) for r in runs if r["worker_seconds"])
+    total, reach = 0.0, -math.inf
+    for start, seconds in spans:
+        total += max(0.0, start + seconds - max(start, reach))
+        reach = max(reach, start + seconds)
+    return total
 
 
 def training_floor(cfg: SweepConfig, table: pd.DataFrame, throughput: float | None) -> dict | None:
@@ -421,13 +468,13 @@ def load_results(name: str, results: str | Path = "results") -> pd.DataFrame:
 
 
 def read_provenance(name: str, results: str | Path = BOOK_RESULTS) -> dict:
-    """Stored sweep ``name``'s provenance.json, plus ``wall_seconds``: how long the sweep took,
-    its slowest worker's or shard's time (they run at the same time)."""
+    """Stored sweep ``name``'s provenance.json, plus ``wall_seconds``: how long the sweep took
+    (`wall_seconds`), over every command that ran it."""
     path = Path(results) / name / "provenance.json"
     if not path.exists():
         raise FileNotFoundError(f"no stored provenance at {path}: {how_to_make(name, results)}")
     provenance = json.loads(path.read_text())
-    return provenance | {"wall_seconds": max(provenance["shard_wall_seconds"])}
+    return provenance | {"wall_seconds": wall_seconds(stored_runs(provenance))}
 
 
 def rerun_jobs(name: str, jobs: int | list[str] = 3, results: str | Path = BOOK_RESULTS, seed: int = 0,

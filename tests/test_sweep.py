@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from modlib.sweep import (PRESETS, SweepConfig, check_folder, config_with_overrides, job_id, load_results, parse_shard,
-                          read_provenance, rerun_jobs, run_sweep, select_jobs)
+                          read_provenance, rerun_jobs, run_sweep, select_jobs, wall_seconds, with_run)
 
 from tests.conftest import needs_mnist
 
@@ -129,8 +129,48 @@ def test_a_sweeps_wall_time_is_its_slowest_workers(tmp_path):
     with pytest.raises(FileNotFoundError, match="--preset paper"):
         read_provenance("paper", tmp_path)
     (tmp_path / "paper").mkdir()
-    (tmp_path / "paper" / "provenance.json").write_text(json.dumps({"shard_wall_seconds": [1158.5, 1162.9]}))
+    old = {"command": "sweep", "git_commit": "abc", "shard_wall_seconds": [1158.5, 1162.9]}  # before runs
+    (tmp_path / "paper" / "provenance.json").write_text(json.dumps(old))
     assert read_provenance("paper", tmp_path)["wall_seconds"] == 1162.9
+
+
+def test_a_sweeps_wall_time_adds_its_commands_and_counts_overlaps_once():
+    def run(started, *seconds):
+        return {"started": f"2026-11-23T10:{started}:00.000+00:00", "worker_seconds": list(seconds)}
+
+    # 10:00 for 100 s (slowest worker), resumed 10:05 for 60 s: 160 s
+    assert wall_seconds([run("05", 60.0), run("00", 90.0, 100.0)]) == 160
+    # two shards side by side from 10:00 and 10:01, 120 s each: 10:00 to 10:03
+    assert wall_seconds([run("00", 120.0), run("01", 120.0), run("02", 10.0)]) == 180
+    assert wall_seconds([{"started": None, "worker_seconds": [50.0]}, run("00", 10.0)]) == 60
+    records = with_run([], {"started": "s", "command": "c", "git_commit": "g", "seconds": 3.14159})
+    records = with_run(records, {"started": "s", "command": "c", "git_commit": "g", "seconds": 2.0})
+    records = with_run(records, {"started": "t", "command": "c", "git_commit": "h", "seconds": 0.0})  # no job
+    assert records == [{"started": "s", "command": "c", "git_commit": "g", "worker_seconds": [3.1, 2.0]}]
+
+
+@needs_mnist
+def test_an_interrupted_sweep_keeps_its_finished_jobs_and_time(tmp_path, monkeypatch):
+    from modlib import sweep
+
+    real_job, calls = sweep.run_job, []
+
+    def job_then_ctrl_c(*args):
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_job(*args)
+
+    monkeypatch.setattr(sweep, "run_job", job_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(TINY, tmp_path, progress=False)
+    provenance = read_provenance("tiny", tmp_path)
+    assert provenance["jobs_finished"] == 2 and pd.read_csv(tmp_path / "tiny" / "results.csv")["job"].nunique() == 2
+    [first] = provenance["runs"]
+    run_sweep(TINY, tmp_path, resume=True, progress=False)
+    provenance = read_provenance("tiny", tmp_path)
+    assert provenance["jobs_finished"] == 4 and provenance["runs"][0] == first and len(provenance["runs"]) == 2
+    assert provenance["wall_seconds"] == pytest.approx(sum(r["worker_seconds"][0] for r in provenance["runs"]))
 
 
 @needs_mnist
@@ -232,6 +272,21 @@ def test_killed_sweep_resumes_to_the_same_table(tmp_path, uninterrupted):
 
 
 @needs_mnist
+def test_ctrl_c_ends_a_sweep_with_one_line_and_its_finished_jobs_merged(tmp_path):
+    proc = subprocess.Popen(sweep_command(tmp_path), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    jobs = tmp_path / "smoke" / "jobs"
+    wait_for_job_files(jobs, 2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate()
+    finished = len(list(jobs.glob("*.csv")))
+    assert proc.returncode == 130 and finished < 6, "the interrupt should land mid-sweep"
+    assert stderr.strip().splitlines()[-1].startswith("interrupted; its finished models are merged")
+    assert "Traceback" not in stderr
+    assert read_provenance("smoke", tmp_path)["jobs_finished"] == finished
+
+
+@needs_mnist
 def test_shards_merge_into_the_same_table(tmp_path, uninterrupted):
     for shard in ("1/2", "0/2"):
         subprocess.run(sweep_command(tmp_path, "--shard", shard, "--resume"), check=True, cwd=ROOT,
@@ -245,7 +300,8 @@ def test_workers_split_the_sweep_and_merge_into_the_same_table(tmp_path, uninter
     # one-thread workers may round float64 reductions differently (1e-11 seen): compare to 1e-5
     pd.testing.assert_frame_equal(comparable(tmp_path / "smoke"), uninterrupted)
     provenance = json.loads((tmp_path / "smoke" / "provenance.json").read_text())
-    assert len(provenance["shard_wall_seconds"]) == 2 and provenance["jobs_finished"] == 6
+    [run] = provenance["runs"]  # one command, two workers
+    assert len(run["worker_seconds"]) == 2 and provenance["jobs_finished"] == 6
 
 
 def alive(pid: int) -> bool:
