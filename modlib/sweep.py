@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import MISSING, asdict, dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -300,12 +299,13 @@ def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0
         for job in tqdm(todo, desc=f"sweep {cfg.name} [{i}/{n}]", disable=not progress, unit="model",
                         position=position):
             write_csv_atomic(run_job(cfg, job, data), folder / "jobs" / f"{job_id(job)}.csv")
+        seconds = time.perf_counter() - start if todo else 0.0
+        # The shared machine's speed drifts over a long run: average a measurement at each end.
+        average = (before + throughput()) / 2 if todo else None
     except BaseException:  # Ctrl-C or an error: keep what is finished
         merge(folder, cfg, run | {"seconds": time.perf_counter() - start}, throughput=before)
         raise
-    seconds = time.perf_counter() - start if todo else 0.0
-    # The shared machine's speed drifts over a long run: average a measurement at each end.
-    merge(folder, cfg, run | {"seconds": seconds}, throughput=(before + throughput()) / 2 if todo else None)
+    merge(folder, cfg, run | {"seconds": seconds}, throughput=average)
     return folder
 
 
@@ -315,20 +315,45 @@ def run_workers(cfg: SweepConfig, results: str | Path, shard: tuple[int, int], w
     w takes shard ``(i + n*w) / (n*workers)``. On 2 cores, two one-thread workers took 15-30%
     less time for a sweep than one two-thread process, because the element-wise work and
     Python between the products use one core and leave the other idle. Each worker merges
-    when it ends (under the lock), so the last one leaves the whole table."""
+    when it ends (under the lock), so the last one leaves the whole table. Plain processes,
+    not a pool: a pool's idle workers die of Ctrl-C with tracebacks, and once left a sweep
+    hanging on a GPU machine."""
     i, n = shard
-    threads = threads_per_worker(workers)
     # spawn, not fork: a forked child of a process that has started OpenMP threads can hang
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=start_worker, initargs=(threads, os.getpid())) as pool:
-        runs = [pool.submit(run_sweep, cfg, results, f"{i + n * w}/{n * workers}", resume=True,
-                            progress=progress, position=w, started=started) for w in range(workers)]
-        for run in runs:
-            run.result()  # re-raises a worker's error; finished jobs stay on disk either way
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=run_worker, args=(cfg, results, f"{i + n * w}/{n * workers}", progress, w,
+                                                          started, threads_per_worker(workers), os.getpid()))
+                 for w in range(workers)]
+    for process in processes:
+        process.start()
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:  # Ctrl-C reached the workers too: let them merge what they finished
+        for process in processes:
+            process.join(timeout=60)
+        raise
+    failed = [w for w, process in enumerate(processes) if process.exitcode]
+    if failed:
+        raise RuntimeError(f"sweep worker(s) {failed} failed (see above); the jobs they finished are kept, "
+                           f"and the same command with --resume goes on")
+
+
+def run_worker(cfg: SweepConfig, results: str | Path, shard: str, progress: bool, position: int, started: str,
+               threads: int, parent: int) -> None:
+    """One worker of `run_workers`: its shard, with a one-line error (the parent reports the failure)."""
+    start_worker(threads, parent)
+    try:
+        run_sweep(cfg, results, shard, resume=True, progress=progress, position=position, started=started)
+    except KeyboardInterrupt:
+        sys.exit(130)  # the parent says so, once
+    except (ValueError, RuntimeError, OSError, FloatingPointError) as error:
+        print(f"error in sweep worker {position}: {error}", file=sys.stderr)
+        sys.exit(1)
 
 
 def start_worker(threads: int, parent: int) -> None:
-    """Set a worker's threads, and end it when the sweep that started it is killed: a pool's
+    """Set a worker's threads, and end it when the sweep that started it is killed: its
     workers would otherwise go on training, orphaned, on the cores a rerun needs."""
     torch.set_num_threads(threads)
     threading.Thread(target=exit_with_parent, args=(parent,), daemon=True).start()

@@ -272,13 +272,14 @@ def test_killed_sweep_resumes_to_the_same_table(tmp_path, uninterrupted):
 
 
 @needs_mnist
-def test_ctrl_c_ends_a_sweep_with_one_line_and_its_finished_jobs_merged(tmp_path):
-    proc = subprocess.Popen(sweep_command(tmp_path), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_ends_a_sweep_with_one_line_and_its_finished_jobs_merged(tmp_path, workers):
+    proc = subprocess.Popen(sweep_command(tmp_path, "--workers", workers), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     jobs = tmp_path / "smoke" / "jobs"
     wait_for_job_files(jobs, 2)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate()
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal: to the sweep and its workers
+    _, stderr = proc.communicate(timeout=60)
     finished = len(list(jobs.glob("*.csv")))
     assert proc.returncode == 130 and finished < 6, "the interrupt should land mid-sweep"
     assert stderr.strip().splitlines()[-1].startswith("interrupted; its finished models are merged")
