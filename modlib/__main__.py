@@ -152,13 +152,16 @@ def cmd_rerun(args):
 
 
 def cmd_claims(args):
+    import numpy as np
     import pandas as pd
 
     from modlib.analysis import claims, level_means
     from modlib.sweep import PRESETS, load_results
 
     table = load_results(args.preset, args.results)
-    means, paper_levels = level_means(table), len(PRESETS["paper"].connections())  # the criteria's levels
+    paper = PRESETS["paper"]
+    paper_levels = [k / paper.n_hidden ** 2 for k in paper.connections()]  # the p the criteria were fixed on
+    means = level_means(table)
     with pd.option_context("display.width", 200, "display.max_colwidth", 100):
         print(claims(table).to_string(index=False))
         if means.empty:
@@ -166,9 +169,9 @@ def cmd_claims(args):
         else:
             print("\nmean specialization per level p (rows) and measure (columns):")
             print(means.round(3).to_string())
-            if len(means) != paper_levels:
-                print(f"note: onsets can only fall on this sweep's {len(means)} levels; the criteria were fixed "
-                      f"for the paper's {paper_levels}")
+            if len(means) != len(paper_levels) or not np.allclose(means.index, paper_levels):
+                print(f"note: onsets can only fall on this sweep's {len(means)} levels of p; the criteria were "
+                      f"fixed on the paper's {len(paper_levels)} (p = {paper_levels[0]:g} to {paper_levels[-1]:g})")
 
 
 def cmd_figures(args):

@@ -2,6 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -110,6 +111,22 @@ def test_claims_of_a_stored_sweep_give_each_verdict_and_every_levels_means():
     claim_rows = [line.split()[0] for line in verdicts.strip().splitlines()[1:]]
     assert sorted(set(claim_rows)) == list("abcde")
     assert len([line for line in means.splitlines() if line[:1].isdigit()]) == 10  # the paper's ten levels
+    assert "note:" not in result.stdout
+
+
+@pytest.mark.parametrize("levels", ["fewer", "other p"])
+def test_claims_say_when_a_sweep_is_not_on_the_papers_levels(tmp_path, levels):
+    table = pd.read_csv(ROOT / "results" / "paper" / "results.csv")
+    if levels == "fewer":
+        table = table[table["k"] != 3]
+    else:  # ten levels, as a sweep with N = 50 has them
+        table["p"] *= 4
+    (tmp_path / "mine").mkdir()
+    table.to_csv(tmp_path / "mine" / "results.csv", index=False)
+    result = cli("claims", "--preset", "mine", "--results", str(tmp_path))
+    assert result.returncode == 0
+    count = 9 if levels == "fewer" else 10
+    assert f"note: onsets can only fall on this sweep's {count} levels of p" in result.stdout
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
