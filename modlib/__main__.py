@@ -14,10 +14,13 @@ def cmd_data(args):
 
 
 def set_threads(args):
-    if getattr(args, "threads", None):
+    threads = getattr(args, "threads", None)
+    if threads is not None:
         import torch
 
-        torch.set_num_threads(args.threads)
+        if threads < 1:
+            raise ValueError(f"--threads must be >= 1 (the CPU threads to use), got {threads}")
+        torch.set_num_threads(threads)
 
 
 # Config fields and the command-line arguments that set them (None: not given, keep the default).
@@ -325,8 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    set_threads(args)
     try:
+        set_threads(args)
         if getattr(args, "device", None):
             from modlib.train import check_device
 

@@ -512,6 +512,8 @@ def rerun_jobs(name: str, jobs: int | list[str] = 3, results: str | Path = BOOK_
     thread counts, devices or torch versions, some products round differently (chapter
     "Training"); ``device`` replaces the sweep's to measure by how much. Returns per job:
     rows, rows that differ, largest absolute difference."""
+    if isinstance(jobs, int):
+        require([(jobs >= 1, f"--jobs must be >= 1 (how many stored models to retrain), got {jobs}")])
     table = load_results(name, results)
     threads = threads or read_provenance(name, results)["machine"]["torch_threads"]
     cfg = SweepConfig.from_dict(json.loads((Path(results) / name / "config.json").read_text()))

@@ -31,6 +31,9 @@ def cli(*args):
     (["rerun", "--preset", "no-such-sweep"], "no stored provenance at results/no-such-sweep"),
     (["claims", "--preset", "no-such-sweep"], "no stored results at results/no-such-sweep"),
     (["rerun", "--preset", "paper", "--job", "standard-k00060"], "no job(s) standard-k00060 in sweep 'paper'"),
+    (["rerun", "--preset", "paper", "--jobs", "0"], "--jobs must be >= 1"),
+    (["bench", "--threads", "0"], "--threads must be >= 1"),
+    (["train", "-k", "3", "--threads", "-2", "--out", "unused"], "--threads must be >= 1"),
 ])
 def test_bad_input_gives_one_line_error_and_nonzero_exit(args, message):
     result = cli(*args)

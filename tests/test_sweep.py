@@ -217,6 +217,8 @@ def test_a_rerun_of_a_stored_job_is_identical_and_finds_a_changed_value(tmp_path
     assert np.isnan(changed.loc[lost, "largest_difference"])
     with pytest.raises(ValueError, match="no job.s. standard-k00002-s00 in sweep 'tiny'"):
         rerun_jobs("tiny", ["standard-k00002-s00"], tmp_path)
+    with pytest.raises(ValueError, match="--jobs must be >= 1"):
+        rerun_jobs("tiny", 0, tmp_path)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
