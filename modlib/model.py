@@ -14,6 +14,7 @@ weights ``sign * theta * [theta > 0]`` (see ``modlib.deepr``).
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
@@ -30,6 +31,19 @@ def require(checks: list[tuple[bool, str]]) -> None:
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
+
+
+def require_whole_numbers(config, names: tuple[str, ...]) -> None:
+    """Refuse a (frozen dataclass) ``config`` whose fields ``names`` are not whole numbers
+    (None is let through, for the fields where it means a default), and store numpy's
+    integers as Python's, so that the config still writes to JSON."""
+    for name in names:
+        value = getattr(config, name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        object.__setattr__(config, name, int(value))
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,7 @@ class ModelConfig:
     message: str = "after"
 
     def __post_init__(self):
+        require_whole_numbers(self, ("n_hidden", "n_connections", "bottleneck", "n_steps", "n_inputs", "n_classes"))
         n2 = self.n_hidden ** 2
         checks = [
             (self.n_hidden >= 1, f"n_hidden must be >= 1, got {self.n_hidden}"),

@@ -22,7 +22,8 @@ from tqdm import tqdm
 
 from modlib.data import load_mnist
 from modlib.deepr import DeepR, DeepRConfig, deepr_lr
-from modlib.model import ModelConfig, ModularRNN, linear, recurrence, recurrence_backward, require
+from modlib.model import (ModelConfig, ModularRNN, linear, recurrence, recurrence_backward, require,
+                          require_whole_numbers)
 from modlib.task import RULES, check_modulus, make_pairs, parity_target
 
 TEST_PAIR_SEED = 2021
@@ -59,6 +60,7 @@ class TrainConfig:
     device: str = "cpu"
 
     def __post_init__(self):
+        require_whole_numbers(self, ("seed", "epochs", "batch_size", "train_images", "test_images"))
         lr_range = self.deepr_lr_range
         require([
             (self.epochs is None or self.epochs >= 0, f"epochs must be >= 0 (or None: the paper's), got {self.epochs}"),

@@ -1,5 +1,7 @@
 import copy
+import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -109,10 +111,20 @@ def test_output_shapes_with_and_without_bottleneck():
     (dict(n_connections=5, bottleneck=0), "bottleneck"),
     (dict(n_connections=5, decision="min"), "decision"),
     (dict(n_connections=5, message="during"), "message"),
+    (dict(n_connections=1.5), "n_connections must be a whole number, got 1.5"),
+    (dict(n_connections="60"), "n_connections must be a whole number, got '60'"),
+    (dict(n_connections=True), "n_connections must be a whole number, got True"),
+    (dict(n_hidden=50.0, n_connections=5), "n_hidden must be a whole number"),
+    (dict(n_connections=5, bottleneck=2.5), "bottleneck must be a whole number"),
 ])
 def test_invalid_configuration_is_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ModularRNN(**kwargs)
+
+
+def test_numpy_integers_are_stored_as_python_ones_so_the_config_writes_to_json():
+    cfg = ModelConfig(n_hidden=np.int64(10), n_connections=np.int32(7))
+    assert json.loads(json.dumps(cfg.to_dict()))["n_connections"] == 7 and type(cfg.n_hidden) is int
 
 
 def test_p_is_k_over_n_squared():

@@ -47,6 +47,8 @@ def test_shards_partition_the_jobs():
     ("smoke", {"deepr_lr_range": (0.1,)}, "deepr_lr_range must be two positive learning rates"),
     ("smoke", {"rule": "eq"}, "rule must be one of"),
     ("smoke", {"modulus": 1}, "modulus must be a whole number from 2"),
+    ("smoke", {"seeds": 2.5}, "seeds must be a whole number, got 2.5"),
+    ("smoke", {"epochs": 3.0}, "epochs must be a whole number"),
 ])
 def test_bad_settings_give_one_clear_error(preset, overrides, message):
     with pytest.raises(ValueError, match=message):
