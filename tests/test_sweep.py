@@ -309,6 +309,20 @@ def test_workers_split_the_sweep_and_merge_into_the_same_table(tmp_path, uninter
     assert len(run["worker_seconds"]) == 2 and provenance["jobs_finished"] == 6
 
 
+def test_a_failing_worker_is_reported_in_one_line_each_without_a_traceback(tmp_path):
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (raw / name).write_bytes(b"\0" * 100)  # truncated: the workers, not the parent, load MNIST
+    result = subprocess.run(sweep_command(tmp_path / "results", "--workers", "2"), cwd=ROOT, capture_output=True,
+                            text=True, env={**os.environ, "MODLIB_DATA": str(tmp_path / "data")})
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert lines[-1].startswith("error: sweep worker(s) [0, 1] failed")
+    assert sum(line.startswith("error in sweep worker") and "corrupt or truncated" in line for line in lines) == 2
+
+
 def alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
