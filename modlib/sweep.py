@@ -79,8 +79,8 @@ class SweepConfig:
     device: str = "cpu"
 
     def __post_init__(self):
-        require_whole_numbers(self, ("n_hidden", "levels", "seeds", "epochs", "batch_size", "train_images", "test_images",
-                                     "mask_repeats"))
+        require_whole_numbers(self, ("n_hidden", "levels", "seeds", "epochs", "batch_size", "train_images",
+                                     "test_images", "mask_repeats"))
         problems = [
             (self.levels >= 1, f"levels must be >= 1, got {self.levels}"),
             (self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}"),
