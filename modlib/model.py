@@ -33,17 +33,20 @@ def require(checks: list[tuple[bool, str]]) -> None:
             raise ValueError(message)
 
 
+def whole_number(name: str, value) -> int:
+    """``value`` as a Python int (numpy's too, so that configs write to JSON), or a
+    ``ValueError`` naming ``name`` when it is not a whole number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(value)
+
+
 def require_whole_numbers(config, names: tuple[str, ...]) -> None:
-    """Refuse a (frozen dataclass) ``config`` whose fields ``names`` are not whole numbers
-    (None is let through, for the fields where it means a default), and store numpy's
-    integers as Python's, so that the config still writes to JSON."""
+    """Check that the fields ``names`` of a frozen dataclass ``config`` are whole numbers (or
+    None, which means a default for some), storing them as Python ints."""
     for name in names:
-        value = getattr(config, name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise ValueError(f"{name} must be a whole number, got {value!r}")
-        object.__setattr__(config, name, int(value))
+        if getattr(config, name) is not None:
+            object.__setattr__(config, name, whole_number(name, getattr(config, name)))
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from modlib.bench import flops_per_pair, matmul_throughput, threads_per_worker
 from modlib.data import write_atomic
 from modlib.metrics import (MASK_OPTIONS, METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics,
                             check_mask_options, metric_options)
-from modlib.model import ModelConfig, require, require_whole_numbers
+from modlib.model import ModelConfig, require, require_whole_numbers, whole_number
 from modlib.structure import model_q
 from modlib.train import TrainConfig, check_device, train_model
 
@@ -81,6 +81,7 @@ class SweepConfig:
     def __post_init__(self):
         require_whole_numbers(self, ("n_hidden", "levels", "seeds", "epochs", "batch_size", "train_images",
                                      "test_images", "mask_repeats"))
+        object.__setattr__(self, "k_values", tuple(whole_number("each of k_values", k) for k in self.k_values))
         problems = [
             (self.levels >= 1, f"levels must be >= 1, got {self.levels}"),
             (self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}"),

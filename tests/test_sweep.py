@@ -49,6 +49,7 @@ def test_shards_partition_the_jobs():
     ("smoke", {"modulus": 1}, "modulus must be a whole number from 2"),
     ("smoke", {"seeds": 2.5}, "seeds must be a whole number, got 2.5"),
     ("smoke", {"epochs": 3.0}, "epochs must be a whole number"),
+    ("smoke", {"k_values": (1, 2.5)}, "each of k_values must be a whole number, got 2.5"),
 ])
 def test_bad_settings_give_one_clear_error(preset, overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -67,6 +68,11 @@ def test_the_training_floor_counts_the_epochs_each_model_trained():
     per_pair = flops_per_pair(cfg.model_config(1, "standard"))["total"]  # the same for every k
     assert floor["training_gflop"] == round((2 + 5) * 800 * per_pair / 1e9, 1)
     assert floor["floor_seconds"] == round((2 + 5) * 800 * per_pair / 1e9, 1)
+
+
+def test_numpy_k_values_are_kept_as_python_ints_so_the_config_writes_to_json():
+    cfg = SweepConfig(name="x", k_values=tuple(np.array([5, 1])))
+    assert json.loads(json.dumps(cfg.to_dict()))["k_values"] == [5, 1] and cfg.connections() == [1, 5]
 
 
 def test_listed_k_values_replace_the_geometric_levels():
