@@ -31,22 +31,17 @@ chromium:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 # Recompute every stored result from scratch (about 2 hours on 2 cores), then build.
-# The variants and modulus-* sweeps are read from modlib.sweep's VARIANTS and PRESETS, so that a
-# new one is run too.
+# The sweeps are every CPU preset of modlib.sweep.PRESETS but smoke (reproduced_sweeps), so that
+# a new preset is run too.
 # WORKERS processes share the cores (sweep --workers): two one-thread workers beat one two-thread
 # process. Each gets one thread whatever WORKERS is, because the stored results were made so and
 # a few small matrix products round differently with more threads per process.
+# After an interruption, `make reproduce RESUME=--resume` goes on where it stopped.
 WORKERS ?= 2
-SWEEP := $(PY) -m modlib sweep --fresh --workers $(WORKERS) --threads $(WORKERS)
+RESUME ?=
 # paper-cuda needs an NVIDIA GPU, so it is not here: python -m modlib sweep --preset paper-cuda --fresh --workers 8
 reproduce: data
-	$(SWEEP) --preset paper
-	$(SWEEP) --preset long
-	$(SWEEP) --preset correlation-30
-	for v in $$($(PY) -c 'from modlib.sweep import VARIANTS; print(*VARIANTS)'); do \
-	  $(SWEEP) --preset variant-$$v || exit 1; done
-	for name in $$($(PY) -c 'from modlib.sweep import PRESETS; print(*(p for p in PRESETS if "modulus-" in p))'); do \
-	  $(SWEEP) --preset $$name || exit 1; done
+	$(PY) -m modlib reproduce --workers $(WORKERS) --threads $(WORKERS) $(RESUME)
 	$(PY) -m modlib figures --preset paper --readme
 	$(MAKE) book
 

@@ -177,6 +177,12 @@ def cmd_claims(args):
                       f"fixed on the paper's {len(paper_levels)} (p = {paper_levels[0]:g} to {paper_levels[-1]:g})")
 
 
+def cmd_reproduce(args):
+    from modlib.sweep import reproduce, reproduced_sweeps
+
+    reproduce(reproduced_sweeps(), args.results, workers=args.workers, resume=args.resume)
+
+
 def cmd_figures(args):
     from modlib.plots import write_figures
 
@@ -292,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_mask_arguments(p)
     p.set_defaults(func=cmd_sweep)
 
+    p = sub.add_parser("reproduce", help="recompute every stored CPU sweep from scratch (about 2 hours on 2 cores)")
+    p.add_argument("--resume", action="store_true", help="go on from where an interrupted reproduce stopped")
+    p.add_argument("--workers", type=int, default=1, help="processes per sweep, sharing --threads (see sweep)")
+    p.add_argument("--threads", type=int, help="torch CPU threads in all")
+    p.add_argument("--results", default="results", help="results folder (default results/)")
+    p.set_defaults(func=cmd_reproduce)
+
     p = sub.add_parser("rerun", help="retrain a few jobs of a stored sweep and compare them with its rows")
     p.add_argument("--preset", required=True, help="sweep name under results/")
     p.add_argument("--results", default="results", help="results folder (default results/)")
@@ -339,8 +352,9 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback from wherever it landed
-        kept = "; its finished models are merged: run it again with --resume (not --fresh) to go on" \
-            if args.func is cmd_sweep else ""
+        kept = {cmd_sweep: "; its finished models are merged: run it again with --resume (not --fresh) to go on",
+                cmd_reproduce: "; finished sweeps and models are kept: the same command with --resume goes on",
+                }.get(args.func, "")
         print(f"interrupted{kept}", file=sys.stderr)
         return 130
     return 0

@@ -557,6 +557,43 @@ def compare_rows(fresh: pd.DataFrame, stored: pd.DataFrame) -> dict:
                 largest_difference=float((fresh[numbers] - stored[numbers]).abs().max().max()))
 
 
+REPRODUCE_STATE = ".reproduce.json"  # in the results folder while `reproduce` runs
+
+
+def reproduced_sweeps() -> list[str]:
+    """The stored sweeps that `reproduce` (``make reproduce``) recomputes: every preset but the
+    quick ``smoke`` one and the GPU's, which needs a GPU."""
+    return [name for name, cfg in PRESETS.items() if name != "smoke" and cfg.device == "cpu"]
+
+
+def reproduce(names: list[str], results: str | Path = "results", workers: int = 1, resume: bool = False,
+              progress: bool = True) -> None:
+    """Recompute the sweeps ``names`` (presets) from scratch, one after another. What is done is
+    kept in ``<results>/.reproduce.json`` until the last one ends, so that ``resume`` goes on
+    after an interruption: the sweeps that run finished are kept, the one it was in resumes,
+    and the rest start afresh (stored results from before it are not taken as finished)."""
+    state_path = Path(results) / REPRODUCE_STATE
+    if resume:
+        if not state_path.exists():
+            raise ValueError(f"there is no interrupted reproduce to resume ({state_path} is missing): "
+                             f"run it without --resume")
+        state = json.loads(state_path.read_text())
+        if state["names"] != list(names):
+            raise ValueError(f"the interrupted reproduce in {results} was of other sweeps "
+                             f"({', '.join(state['names'])}); run it without --resume to start again")
+    else:
+        state = {"names": list(names), "done": [], "current": None}
+    for i, name in enumerate(names, 1):
+        if name in state["done"]:
+            continue
+        again = resume and state["current"] == name
+        print(f"[{i}/{len(names)}] sweep {name}" + (", resumed" if again else ""), flush=True)
+        write_atomic(state_path, json.dumps(state | {"current": name}).encode())
+        run_sweep(PRESETS[name], results, resume=again, fresh=not again, progress=progress, workers=workers)
+        state = state | {"current": name, "done": state["done"] + [name]}
+    state_path.unlink()
+
+
 def how_to_make(name: str, results: str | Path = "results") -> str:
     """What to run to get sweep ``name``'s table: finish an interrupted run, run the preset
     of that name, or run a sweep under that name."""

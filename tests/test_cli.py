@@ -33,6 +33,7 @@ def cli(*args):
     (["rerun", "--preset", "paper", "--job", "standard-k00060"], "no job(s) standard-k00060 in sweep 'paper'"),
     (["rerun", "--preset", "paper", "--jobs", "0"], "--jobs must be >= 1"),
     (["bench", "--threads", "0"], "--threads must be >= 1"),
+    (["reproduce", "--resume", "--results", "no/such/folder"], "no interrupted reproduce to resume"),
     (["train", "-k", "3", "--threads", "-2", "--out", "unused"], "--threads must be >= 1"),
 ])
 def test_bad_input_gives_one_line_error_and_nonzero_exit(args, message):

@@ -245,6 +245,49 @@ def test_a_table_from_before_the_epoch_rows_still_reads(tmp_path):
     assert table["epoch"].isna().all() and table["subtask"].tolist() == [1]
 
 
+def test_reproduce_recomputes_every_stored_cpu_sweep():
+    from modlib.sweep import reproduced_sweeps
+
+    stored = {path.parent.name for path in (ROOT / "results").glob("*/results.csv")}
+    assert set(reproduced_sweeps()) == stored - {"paper-cuda"}
+
+
+@needs_mnist
+def test_an_interrupted_reproduce_resumes_where_it_stopped(tmp_path, monkeypatch):
+    from modlib import sweep
+
+    quick = dict(levels=2, seeds=1, epochs=1, train_images=2000, test_images=1000, architectures=("standard",),
+                 metrics=("correlation",))
+    for name in ("one", "two", "three"):
+        monkeypatch.setitem(sweep.PRESETS, name, SweepConfig(name=name, **quick))
+    names = ["one", "two", "three"]
+    with pytest.raises(ValueError, match="no interrupted reproduce to resume"):
+        sweep.reproduce(names, tmp_path, resume=True, progress=False)
+    real_job, calls = sweep.run_job, []
+
+    def ctrl_c_in_sweep_two(*args):
+        calls.append(args)
+        if len(calls) == 4:  # sweep one's two jobs, then one of sweep two's
+            raise KeyboardInterrupt
+        return real_job(*args)
+
+    monkeypatch.setattr(sweep, "run_job", ctrl_c_in_sweep_two)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.reproduce(names, tmp_path, progress=False)
+    first = (tmp_path / "one" / "results.csv").read_bytes()
+    kept = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "two" / "jobs").glob("*.csv")}
+    assert len(kept) == 1 and not (tmp_path / "three").exists()
+    monkeypatch.setattr(sweep, "run_job", real_job)
+    with pytest.raises(ValueError, match="of other sweeps"):
+        sweep.reproduce(names[:2], tmp_path, resume=True, progress=False)
+    sweep.reproduce(names, tmp_path, resume=True, progress=False)
+    assert (tmp_path / "one" / "results.csv").read_bytes() == first  # finished: not run again
+    assert all((tmp_path / "two" / "jobs" / name).stat().st_mtime_ns == t for name, t in kept.items())
+    assert [read_provenance(n, tmp_path)["jobs_finished"] for n in names] == [2, 2, 2]
+    assert len(read_provenance("two", tmp_path)["runs"]) == 2  # interrupted, then resumed
+    assert not (tmp_path / sweep.REPRODUCE_STATE).exists()
+
+
 def sweep_command(results, *extra):
     return [sys.executable, "-m", "modlib", "sweep", "--preset", "smoke", "--results", str(results), *extra]
 
