@@ -1,4 +1,4 @@
-"""Command line: ``python -m modlib {data,train,bench,metrics,sweep,rerun,claims,figures} ...``."""
+"""Command line: ``python -m modlib {data,train,bench,metrics,sweep,reproduce,rerun,claims,figures} ...``."""
 
 from __future__ import annotations
 

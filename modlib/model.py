@@ -15,7 +15,7 @@ weights ``sign * theta * [theta > 0]`` (see ``modlib.deepr``).
 from __future__ import annotations
 
 import numbers
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import NamedTuple
 
 import torch
@@ -41,12 +41,16 @@ def whole_number(name: str, value) -> int:
     return int(value)
 
 
-def require_whole_numbers(config, names: tuple[str, ...]) -> None:
-    """Check that the fields ``names`` of a frozen dataclass ``config`` are whole numbers (or
-    None, which means a default for some), storing them as Python ints."""
-    for name in names:
-        if getattr(config, name) is not None:
-            object.__setattr__(config, name, whole_number(name, getattr(config, name)))
+WHOLE_NUMBER_TYPES = ("int", "int | None")  # field annotations (strings, under `from __future__ import annotations`)
+
+
+def require_whole_numbers(config) -> None:
+    """Check that every field of a frozen dataclass ``config`` annotated ``int`` (or ``int |
+    None``, None meaning a default) holds a whole number, storing it as a Python int."""
+    for field in fields(config):
+        value = getattr(config, field.name)
+        if field.type in WHOLE_NUMBER_TYPES and value is not None:
+            object.__setattr__(config, field.name, whole_number(field.name, value))
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ class ModelConfig:
     message: str = "after"
 
     def __post_init__(self):
-        require_whole_numbers(self, ("n_hidden", "n_connections", "bottleneck", "n_steps", "n_inputs", "n_classes"))
+        require_whole_numbers(self)
         n2 = self.n_hidden ** 2
         checks = [
             (self.n_hidden >= 1, f"n_hidden must be >= 1, got {self.n_hidden}"),

@@ -79,8 +79,7 @@ class SweepConfig:
     device: str = "cpu"
 
     def __post_init__(self):
-        require_whole_numbers(self, ("n_hidden", "levels", "seeds", "epochs", "batch_size", "train_images",
-                                     "test_images", "mask_repeats"))
+        require_whole_numbers(self)
         object.__setattr__(self, "k_values", tuple(whole_number("each of k_values", k) for k in self.k_values))
         problems = [
             (self.levels >= 1, f"levels must be >= 1, got {self.levels}"),

@@ -60,7 +60,7 @@ class TrainConfig:
     device: str = "cpu"
 
     def __post_init__(self):
-        require_whole_numbers(self, ("seed", "epochs", "batch_size", "train_images", "test_images"))
+        require_whole_numbers(self)
         lr_range = self.deepr_lr_range
         require([
             (self.epochs is None or self.epochs >= 0, f"epochs must be >= 0 (or None: the paper's), got {self.epochs}"),

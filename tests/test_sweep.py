@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modlib.data import OFFICIAL_SHA256
 from modlib.sweep import (PRESETS, SweepConfig, check_folder, config_with_overrides, job_id, load_results, parse_shard,
                           read_provenance, rerun_jobs, run_sweep, select_jobs, wall_seconds, with_run)
 
@@ -361,8 +362,7 @@ def test_workers_split_the_sweep_and_merge_into_the_same_table(tmp_path, uninter
 def test_a_failing_worker_is_reported_in_one_line_each_without_a_traceback(tmp_path):
     raw = tmp_path / "data" / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                 "t10k-labels-idx1-ubyte"):
+    for name in OFFICIAL_SHA256:
         (raw / name).write_bytes(b"\0" * 100)  # truncated: the workers, not the parent, load MNIST
     result = subprocess.run(sweep_command(tmp_path / "results", "--workers", "2"), cwd=ROOT, capture_output=True,
                             text=True, env={**os.environ, "MODLIB_DATA": str(tmp_path / "data")})

@@ -118,7 +118,8 @@ def test_paper_epochs_are_5_or_7_with_bottleneck():
     assert TrainConfig(epochs=2).n_epochs(ModelConfig(bottleneck=5)) == 2
 
 
-@pytest.mark.parametrize("field, value", [("seed", 0.5), ("batch_size", "128"), ("train_images", 1e4)])
+@pytest.mark.parametrize("field, value", [("seed", 0.5), ("batch_size", "128"), ("train_images", 1e4),
+                                          ("modulus", 2.0)])
 def test_counts_must_be_whole_numbers(field, value):
     with pytest.raises(ValueError, match=f"{field} must be a whole number"):
         TrainConfig(**{field: value})
