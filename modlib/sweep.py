@@ -301,7 +301,7 @@ def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0
         for job in tqdm(todo, desc=f"sweep {cfg.name} [{i}/{n}]", disable=not progress, unit="model",
                         position=position):
             write_csv_atomic(run_job(cfg, job, data), folder / "jobs" / f"{job_id(job)}.csv")
-        seconds = time.perf_counter() - start if todo else 0.0
+        seconds = time.perf_counter() - start if todo else None  # None: no job to do, no run to record
         # The shared machine's speed drifts over a long run: average a measurement at each end.
         average = (before + throughput()) / 2 if todo else None
     except BaseException:  # Ctrl-C or an error: keep what is finished
@@ -411,10 +411,10 @@ def stored_runs(provenance: dict) -> list[dict]:
 def with_run(runs: list[dict], run: dict) -> list[dict]:
     """``runs`` with ``run``'s seconds added to the command it is part of (the run with its
     start time; a new one for a process that is the first of its command to finish). A
-    process that had no job to do (0 seconds) adds nothing."""
-    seconds = round(run["seconds"], 1)
-    if not seconds:
+    process that had no job to do (``seconds`` None) adds nothing."""
+    if run["seconds"] is None:
         return runs
+    seconds = round(run["seconds"], 1)
     for stored in runs:
         if stored["started"] == run["started"]:
             return [r | {"worker_seconds": r["worker_seconds"] + [seconds]} if r is stored else r for r in runs]
