@@ -382,12 +382,12 @@ def write_merged(folder: Path, cfg: SweepConfig, run: dict, throughput: float | 
     provenance_path = folder / "provenance.json"
     previous = json.loads(provenance_path.read_text()) if provenance_path.exists() else {}
     job_seconds = table.groupby("job")["job_seconds"].first()
+    # the latest command that trained something: a resume that found nothing to do changes nothing
+    latest = previous if run["seconds"] is None and previous else {
+        "command": run["command"], "git_commit": run["git_commit"], "versions": versions(), "machine": machine()}
     provenance = {
         "config": cfg.to_dict(),
-        "command": run["command"],
-        "git_commit": run["git_commit"],
-        "versions": versions(),
-        "machine": machine(),
+        **{key: latest[key] for key in ("command", "git_commit", "versions", "machine")},
         "jobs_total": len(cfg.jobs()),
         "jobs_finished": int(len(job_seconds)),
         "job_seconds": {k: round(v, 3) for k, v in job_seconds.items()},
