@@ -22,8 +22,9 @@ the model-epochs they did together.
 from __future__ import annotations
 
 import multiprocessing
+import sys
+import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
 import torch
@@ -123,15 +124,27 @@ def threads_per_worker(workers: int) -> int:
 def seconds_side_by_side(model_cfg: ModelConfig, train_cfg: TrainConfig, workers: int, epochs: int = 2):
     """Wall time and pairs of ``workers`` models (`worker_configs`) each training ``epochs`` epochs
     at the same time, one process each, sharing this process's threads; timed from a common
-    start after each has warmed up with one epoch."""
-    threads = threads_per_worker(workers)
+    start after each has warmed up with one epoch. Plain processes that write their figures
+    into shared memory, as the sweep's workers: with a pool, one worker's failure left the
+    others waiting at the start for ever."""
     context = multiprocessing.get_context("spawn")  # as the sweep's workers
-    with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
-        start = manager.Barrier(workers)
-        runs = [pool.submit(timed_epochs, model_cfg, cfg, threads, start, epochs)
-                for cfg in worker_configs(train_cfg, workers)]
-        timed = [run.result() for run in runs]
-    return max(seconds for seconds, _ in timed), sum(pairs for _, pairs in timed)
+    start, timed = context.Barrier(workers), context.Array("d", 2 * workers)  # (seconds, pairs) per worker
+    processes = [context.Process(target=timed_worker, args=(model_cfg, cfg, threads_per_worker(workers), start,
+                                                            epochs, timed, w))
+                 for w, cfg in enumerate(worker_configs(train_cfg, workers))]
+    for process in processes:
+        process.start()
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:  # Ctrl-C reached the workers too: let them end
+        for process in processes:
+            process.join(timeout=10)
+        raise
+    failed = [w for w, process in enumerate(processes) if process.exitcode]
+    if failed:
+        raise RuntimeError(f"benchmark worker(s) {failed} failed (see above)")
+    return max(timed[0::2]), int(sum(timed[1::2]))
 
 
 def worker_configs(train_cfg: TrainConfig, workers: int) -> list[TrainConfig]:
@@ -140,10 +153,24 @@ def worker_configs(train_cfg: TrainConfig, workers: int) -> list[TrainConfig]:
     return [replace(train_cfg, seed=train_cfg.seed + w) for w in range(workers)]
 
 
-def timed_epochs(model_cfg: ModelConfig, train_cfg: TrainConfig, threads: int, start, epochs: int):
-    """One worker of `seconds_side_by_side`: a warm-up epoch, wait at ``start``, then the
-    seconds and pairs of ``epochs`` more."""
+def timed_worker(model_cfg: ModelConfig, train_cfg: TrainConfig, threads: int, start, epochs: int, timed,
+                 w: int) -> None:
+    """Worker ``w`` of `seconds_side_by_side`: `timed_epochs`, its figures written to ``timed[2w:2w + 2]``.
+    A worker that fails says so in one line and breaks the barrier, so the others do not wait for it."""
     torch.set_num_threads(threads)
+    try:
+        timed[2 * w:2 * w + 2] = timed_epochs(model_cfg, train_cfg, start, epochs)
+    except KeyboardInterrupt:
+        sys.exit(130)  # the parent says so, once
+    except Exception as error:
+        start.abort()
+        if not isinstance(error, threading.BrokenBarrierError):  # the worker that failed first says why
+            print(f"error in benchmark worker {w}: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+def timed_epochs(model_cfg: ModelConfig, train_cfg: TrainConfig, start, epochs: int) -> tuple[float, int]:
+    """A warm-up epoch, wait at ``start``, then the seconds and pairs of ``epochs`` more."""
     model, dense, sparse = new_model(model_cfg, train_cfg)
     split = Split.load("train", train_cfg.train_images, train_cfg.device)
     pairs = [split.pairs(epoch, train_cfg) for epoch in range(epochs + 1)]

@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from modlib.bench import conventional_flops_per_pair, flops_per_pair, run_benchmark
@@ -5,6 +9,8 @@ from modlib.model import ModelConfig
 from modlib.train import TrainConfig
 
 from tests.conftest import DEVICES, needs_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_flop_count_of_the_paper_model():
@@ -47,6 +53,24 @@ def test_benchmark_of_models_side_by_side_ends_with_their_ratio():
     assert lines[-1] == f"ratio measured / floor: {ratio:.2f}"
     rounding = 0.0005 / seconds + 0.0005 / floor  # both are printed to 3 decimals
     assert ratio == pytest.approx(seconds / floor, rel=rounding)
+
+
+@needs_mnist
+def test_a_failing_side_by_side_worker_is_reported_and_does_not_leave_the_other_waiting():
+    # worker 1's seed (one more than worker 0's) overflows torch's 64-bit generator seed, so only it fails,
+    # while worker 0 trains its warm-up epoch and waits for it at the common start
+    seed = 2 ** 64 - 1 - 7919  # new_model seeds Deep-R's generator with seed + 7919
+    script = ("from modlib.bench import seconds_side_by_side\n"
+              "from modlib.model import ModelConfig\n"
+              "from modlib.train import TrainConfig\n"
+              "if __name__ == '__main__':\n"
+              f"    config = TrainConfig(train_images=1500, seed={seed})\n"
+              "    seconds_side_by_side(ModelConfig(n_connections=10), config, workers=2, epochs=1)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    lines = done.stderr.splitlines()
+    assert [line for line in lines if line.startswith("error in")] == [  # worker 0 stops without a word
+        "error in benchmark worker 1: Overflow when unpacking long long"]
+    assert lines[-1] == "RuntimeError: benchmark worker(s) [0, 1] failed (see above)"
 
 
 def test_side_by_side_workers_train_successive_seeds_from_the_given_one():

@@ -300,7 +300,8 @@ def sweep_command(results, *extra):
 
 def comparable(folder):
     table = pd.read_csv(folder / "results.csv")
-    return table.drop(columns=["job_seconds"]).sort_values(["job", "metric", "module", "subtask", "epoch"]).reset_index(drop=True)
+    return table.drop(columns=["job_seconds"]).sort_values(["job", "metric", "module", "subtask", "epoch"],
+                                                            ignore_index=True)
 
 
 @pytest.fixture(scope="module")
