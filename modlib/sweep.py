@@ -295,20 +295,25 @@ def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0
         return matmul_throughput(cfg.model_config(1, "standard"), cfg.batch_size, cfg.device)
 
     before = throughput() if todo else None
-    start = time.perf_counter()
     run = {"started": started, "command": " ".join(sys.argv), "git_commit": commit}
     try:
         for job in tqdm(todo, desc=f"sweep {cfg.name} [{i}/{n}]", disable=not progress, unit="model",
                         position=position):
             write_csv_atomic(run_job(cfg, job, data), folder / "jobs" / f"{job_id(job)}.csv")
-        seconds = time.perf_counter() - start if todo else None  # None: no job to do, no run to record
         # The shared machine's speed drifts over a long run: average a measurement at each end.
         average = (before + throughput()) / 2 if todo else None
     except BaseException:  # Ctrl-C or an error: keep what is finished
-        merge(folder, cfg, run | {"seconds": time.perf_counter() - start}, throughput=before)
+        merge(folder, cfg, run | {"seconds": seconds_since(started)}, throughput=before)
         raise
-    merge(folder, cfg, run | {"seconds": seconds}, throughput=average)
+    # None: no job to do, no run to record
+    merge(folder, cfg, run | {"seconds": seconds_since(started) if todo else None}, throughput=average)
     return folder
+
+
+def seconds_since(started: str) -> float:
+    """Wall seconds since the ISO time ``started``: a run's time counts from its command's start,
+    so that starting workers, loading MNIST and measuring the throughput count too."""
+    return datetime.now(timezone.utc).timestamp() - datetime.fromisoformat(started).timestamp()
 
 
 def run_workers(cfg: SweepConfig, results: str | Path, shard: tuple[int, int], workers: int, progress: bool,

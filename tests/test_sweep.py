@@ -188,6 +188,21 @@ def test_an_interrupted_sweep_keeps_its_finished_jobs_and_time(tmp_path, monkeyp
 
 
 @needs_mnist
+def test_a_runs_time_counts_from_its_command_s_start_not_from_its_first_job(tmp_path, monkeypatch):
+    from modlib import sweep
+
+    def slow_throughput(*args):  # the measurements before the first job and after the last
+        time.sleep(0.5)
+        return 1e11
+
+    monkeypatch.setattr(sweep, "matmul_throughput", slow_throughput)
+    run_sweep(replace(TINY, metrics=()), tmp_path, progress=False)
+    provenance = read_provenance("tiny", tmp_path)
+    [seconds] = provenance["runs"][0]["worker_seconds"]
+    assert seconds >= provenance["sum_job_seconds"] + 0.9  # both measurements, less rounding to 0.1 s
+
+
+@needs_mnist
 def test_a_folder_of_another_config_is_refused_and_left_untouched(tmp_path):
     folder = run_sweep(TINY, tmp_path, progress=False)
     before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
