@@ -419,7 +419,7 @@ def with_run(runs: list[dict], run: dict) -> list[dict]:
     process that had no job to do (``seconds`` None) adds nothing."""
     if run["seconds"] is None:
         return runs
-    seconds = round(run["seconds"], 1)
+    seconds = round(run["seconds"], 3)  # to the ms, as "started": coarser, back-to-back runs would overlap
     for stored in runs:
         if stored["started"] == run["started"]:
             return [r | {"worker_seconds": r["worker_seconds"] + [seconds]} if r is stored else r for r in runs]

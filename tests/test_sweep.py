@@ -155,8 +155,8 @@ def test_a_sweeps_wall_time_adds_its_commands_and_counts_overlaps_once():
     records = with_run([], {"started": "s", "command": "c", "git_commit": "g", "seconds": 3.14159})
     records = with_run(records, {"started": "s", "command": "c", "git_commit": "g", "seconds": 2.0})
     records = with_run(records, {"started": "t", "command": "c", "git_commit": "h", "seconds": None})  # no job
-    assert records == [{"started": "s", "command": "c", "git_commit": "g", "worker_seconds": [3.1, 2.0]}]
-    quick = with_run(records, {"started": "u", "command": "c", "git_commit": "h", "seconds": 0.04})  # a tiny job
+    assert records == [{"started": "s", "command": "c", "git_commit": "g", "worker_seconds": [3.142, 2.0]}]
+    quick = with_run(records, {"started": "u", "command": "c", "git_commit": "h", "seconds": 0.0004})  # a tiny job
     assert quick[-1] == {"started": "u", "command": "c", "git_commit": "h", "worker_seconds": [0.0]}
 
 
