@@ -82,6 +82,9 @@ class SweepConfig:
         require_whole_numbers(self)
         object.__setattr__(self, "k_values", tuple(whole_number("each of k_values", k) for k in self.k_values))
         problems = [
+            (self.name not in ("", ".", "..") and not {"/", "\\"} & set(self.name),
+             f"a sweep's name is the folder it is written to under the results folder, so it cannot be empty, "
+             f"'.', '..' or hold '/' or '\\': got {self.name!r} (e.g. --name n50; --results chooses the folder)"),
             (self.levels >= 1, f"levels must be >= 1, got {self.levels}"),
             (self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}"),
             (set(self.architectures) <= set(ARCHITECTURES) and self.architectures,

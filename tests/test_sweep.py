@@ -42,6 +42,8 @@ def test_shards_partition_the_jobs():
     ("nope", {}, "unknown preset 'nope'"),
     ("smoke", {"colour": "red"}, "unknown sweep setting"),
     ("smoke", {"levels": 0}, "levels must be >= 1"),
+    ("smoke", {"name": "../paper"}, "a sweep's name is the folder.*got '../paper'"),
+    ("smoke", {"name": ""}, "cannot be empty"),
     ("smoke", {"architectures": ("lstm",)}, "architectures must be among"),
     ("smoke", {"n_hidden": 0}, "n_hidden must be >= 1"),
     ("smoke", {"k_values": (1, 10001)}, "n_connections must be between 1 and n_hidden.*got 10001"),
