@@ -172,6 +172,7 @@ VARIANTS = {
     "frozen-readout": ("readout frozen at its initial weights", {"train_readout": False}),
     "early-stop": ("early stop at 0.90 test accuracy", {"stop_accuracy": 0.9}),
     "batch-256": ("batches of 256 pairs", {"batch_size": 256}),
+    "batch-64": ("batches of 64 pairs", {"batch_size": 64}),
     "mask-repeats": ("3 weight masks averaged", {"mask_repeats": 3}),
 }
 VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
