@@ -121,6 +121,22 @@ def threads_per_worker(workers: int) -> int:
     return max(1, torch.get_num_threads() // workers)
 
 
+def run_processes(processes: list, grace: float) -> list[int]:
+    """Start ``processes`` and wait for them all; returns the indices of those that failed
+    (non-zero exit). On Ctrl-C, which reaches them too, they get ``grace`` seconds to end
+    (a sweep's workers merge what they finished) before it is raised again."""
+    for process in processes:
+        process.start()
+    try:
+        for process in processes:
+            process.join()
+    except KeyboardInterrupt:
+        for process in processes:
+            process.join(timeout=grace)
+        raise
+    return [w for w, process in enumerate(processes) if process.exitcode]
+
+
 def seconds_side_by_side(model_cfg: ModelConfig, train_cfg: TrainConfig, workers: int, epochs: int = 2):
     """Wall time and pairs of ``workers`` models (`worker_configs`) each training ``epochs`` epochs
     at the same time, one process each, sharing this process's threads; timed from a common
@@ -132,16 +148,7 @@ def seconds_side_by_side(model_cfg: ModelConfig, train_cfg: TrainConfig, workers
     processes = [context.Process(target=timed_worker, args=(model_cfg, cfg, threads_per_worker(workers), start,
                                                             epochs, timed, w))
                  for w, cfg in enumerate(worker_configs(train_cfg, workers))]
-    for process in processes:
-        process.start()
-    try:
-        for process in processes:
-            process.join()
-    except KeyboardInterrupt:  # Ctrl-C reached the workers too: let them end
-        for process in processes:
-            process.join(timeout=10)
-        raise
-    failed = [w for w, process in enumerate(processes) if process.exitcode]
+    failed = run_processes(processes, grace=10)
     if failed:
         raise RuntimeError(f"benchmark worker(s) {failed} failed (see above)")
     return max(timed[0::2]), int(sum(timed[1::2]))

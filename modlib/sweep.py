@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from modlib.bench import flops_per_pair, matmul_throughput, threads_per_worker
+from modlib.bench import flops_per_pair, matmul_throughput, run_processes, threads_per_worker
 from modlib.data import write_atomic
 from modlib.metrics import (MASK_OPTIONS, METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics,
                             check_mask_options, metric_options)
@@ -335,16 +335,7 @@ def run_workers(cfg: SweepConfig, results: str | Path, shard: tuple[int, int], w
     processes = [context.Process(target=run_worker, args=(cfg, results, f"{i + n * w}/{n * workers}", progress, w,
                                                           started, threads_per_worker(workers), os.getpid()))
                  for w in range(workers)]
-    for process in processes:
-        process.start()
-    try:
-        for process in processes:
-            process.join()
-    except KeyboardInterrupt:  # Ctrl-C reached the workers too: let them merge what they finished
-        for process in processes:
-            process.join(timeout=60)
-        raise
-    failed = [w for w, process in enumerate(processes) if process.exitcode]
+    failed = run_processes(processes, grace=60)  # time for each to merge what it finished
     if failed:
         raise RuntimeError(f"sweep worker(s) {failed} failed (see above); the jobs they finished are kept, "
                            f"and the same command with --resume goes on")
