@@ -16,7 +16,8 @@ timed phase by phase (batch, loss and gradients, Adadelta, Deep-R) to show where
 beyond the products goes. With ``workers`` > 1 it also times that many models trained at
 once in separate processes that share the threads, as ``sweep --workers`` trains them,
 and the last line is their ratio: the time per model-epoch is then the wall time over all
-the model-epochs they did together.
+the model-epochs they did together, and the floor is measured by those processes too, all
+at once, since several one-thread products side by side can outrun one two-thread product.
 """
 
 from __future__ import annotations
@@ -140,18 +141,19 @@ def run_processes(processes: list, grace: float) -> list[int]:
 def seconds_side_by_side(model_cfg: ModelConfig, train_cfg: TrainConfig, workers: int, epochs: int = 2):
     """Wall time and pairs of ``workers`` models (`worker_configs`) each training ``epochs`` epochs
     at the same time, one process each, sharing this process's threads; timed from a common
-    start after each has warmed up with one epoch. Plain processes that write their figures
-    into shared memory, as the sweep's workers: with a pool, one worker's failure left the
-    others waiting at the start for ever."""
+    start after each has warmed up with one epoch. Also the throughput of the step's products
+    when the processes all run them at once (summed over them). Plain processes that write
+    their figures into shared memory, as the sweep's workers: with a pool, one worker's failure
+    left the others waiting at the start for ever."""
     context = multiprocessing.get_context("spawn")  # as the sweep's workers
-    start, timed = context.Barrier(workers), context.Array("d", 2 * workers)  # (seconds, pairs) per worker
+    start, timed = context.Barrier(workers), context.Array("d", 3 * workers)  # (seconds, pairs, FLOP/s) each
     processes = [context.Process(target=timed_worker, args=(model_cfg, cfg, threads_per_worker(workers), start,
                                                             epochs, timed, w))
                  for w, cfg in enumerate(worker_configs(train_cfg, workers))]
     failed = run_processes(processes, grace=10)
     if failed:
         raise RuntimeError(f"benchmark worker(s) {failed} failed (see above)")
-    return max(timed[0::2]), int(sum(timed[1::2]))
+    return max(timed[0::3]), int(sum(timed[1::3])), sum(timed[2::3])
 
 
 def worker_configs(train_cfg: TrainConfig, workers: int) -> list[TrainConfig]:
@@ -162,11 +164,11 @@ def worker_configs(train_cfg: TrainConfig, workers: int) -> list[TrainConfig]:
 
 def timed_worker(model_cfg: ModelConfig, train_cfg: TrainConfig, threads: int, start, epochs: int, timed,
                  w: int) -> None:
-    """Worker ``w`` of `seconds_side_by_side`: `timed_epochs`, its figures written to ``timed[2w:2w + 2]``.
+    """Worker ``w`` of `seconds_side_by_side`: `timed_epochs`, its figures written to ``timed[3w:3w + 3]``.
     A worker that fails says so in one line and breaks the barrier, so the others do not wait for it."""
     torch.set_num_threads(threads)
     try:
-        timed[2 * w:2 * w + 2] = timed_epochs(model_cfg, train_cfg, start, epochs)
+        timed[3 * w:3 * w + 3] = timed_epochs(model_cfg, train_cfg, start, epochs)
     except KeyboardInterrupt:
         sys.exit(130)  # the parent says so, once
     except Exception as error:
@@ -176,18 +178,27 @@ def timed_worker(model_cfg: ModelConfig, train_cfg: TrainConfig, threads: int, s
         sys.exit(1)
 
 
-def timed_epochs(model_cfg: ModelConfig, train_cfg: TrainConfig, start, epochs: int) -> tuple[float, int]:
-    """A warm-up epoch, wait at ``start``, then the seconds and pairs of ``epochs`` more."""
+def timed_epochs(model_cfg: ModelConfig, train_cfg: TrainConfig, start, epochs: int) -> tuple[float, int, float]:
+    """A warm-up epoch, then, in step with the other workers (``start``, a barrier): the products'
+    throughput, ``epochs`` more epochs, and the throughput again. Returns the epochs' seconds and
+    pairs, and the mean throughput."""
     model, dense, sparse = new_model(model_cfg, train_cfg)
     split = Split.load("train", train_cfg.train_images, train_cfg.device)
     pairs = [split.pairs(epoch, train_cfg) for epoch in range(epochs + 1)]
     train_epoch(model, dense, sparse, split, pairs[0], train_cfg, 0, progress=False)
+
+    def throughput() -> float:
+        start.wait()
+        return matmul_throughput(model_cfg, train_cfg.batch_size, train_cfg.device)
+
+    before = throughput()
     start.wait()
     begin = time.perf_counter()
     for epoch in range(1, epochs + 1):
         train_epoch(model, dense, sparse, split, pairs[epoch], train_cfg, epoch, progress=False)
     sync(train_cfg.device)
-    return time.perf_counter() - begin, sum(len(i0) for i0, _ in pairs[1:])
+    seconds = time.perf_counter() - begin
+    return seconds, sum(len(i0) for i0, _ in pairs[1:]), (before + throughput()) / 2
 
 
 def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print, workers: int = 1) -> float:
@@ -205,22 +216,25 @@ def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print, 
     flops = per_pair * n_pairs
     throughput = (throughput + matmul_throughput(model_cfg, train_cfg.batch_size, device)) / 2
     floor = flops / throughput
-    print_(f"FLOPs per model-epoch: {flops / 1e9:.1f} GFLOP ({per_pair / 1e6:.2f} "
-           f"MFLOP per pair x {n_pairs:,} pairs)")
-    print_(f"measured: {seconds:.3f} s per model-epoch ({n_pairs / seconds:,.0f} pairs/s); "
-           f"floor {floor:.3f} s")
+    print_(f"FLOPs per model-epoch: {flops / 1e9:.1f} GFLOP ({per_pair / 1e6:.2f} MFLOP per pair "
+           f"x {n_pairs:,} pairs)")
+    print_(f"measured: {seconds:.3f} s per model-epoch ({n_pairs / seconds:,.0f} pairs/s); floor {floor:.3f} s")
     products = per_pair * train_cfg.batch_size / throughput
-    print_(f"one step of {train_cfg.batch_size} pairs, ms: " + ", ".join(f"{phase} {s * 1e3:.2f}" for phase, s in
-           phases.items()) + f"; total {sum(phases.values()) * 1e3:.2f}, of which products {products * 1e3:.2f}")
+    print_(f"one step of {train_cfg.batch_size} pairs: {sum(phases.values()) * 1e3:.2f} ms, of which the "
+           f"products take {products * 1e3:.2f} ms")
+    print_("by phase (ms): " + ", ".join(f"{phase} {s * 1e3:.2f}" for phase, s in phases.items()))
+    common = conventional_flops_per_pair(model_cfg) / per_pair  # how many times ours the common count is
     if workers > 1:
-        print_(f"one model alone: ratio {seconds / floor:.2f}")
-        wall, pairs = seconds_side_by_side(model_cfg, train_cfg, workers)
-        seconds = wall * n_pairs / pairs  # wall time per model-epoch of n_pairs pairs
+        print_(f"one model alone: ratio {seconds / floor:.2f} ({seconds / floor / common:.2f} by the "
+               f"common count)")
+        wall, pairs, throughput = seconds_side_by_side(model_cfg, train_cfg, workers)
+        seconds, floor = wall * n_pairs / pairs, flops / throughput  # per model-epoch of n_pairs pairs
         print_(f"{workers} models side by side, {threads_per_worker(workers)} thread(s) each: "
-               f"{seconds:.3f} s per model-epoch ({pairs / wall:,.0f} pairs/s in all)")
-    conventional = conventional_flops_per_pair(model_cfg)
-    print_(f"with FLOPs counted as 3 x forward over all {model_cfg.n_steps} steps ({conventional / 1e6:.2f} MFLOP "
-           f"per pair): ratio {seconds / floor * per_pair / conventional:.2f}")
+               f"{seconds:.3f} s per model-epoch")
+        print_(f"  ({pairs / wall:,.0f} pairs/s in all; their products {throughput / 1e9:.1f} GFLOP/s, "
+               f"floor {floor:.3f} s)")
+    print_(f"common count, 3 x forward over all {model_cfg.n_steps} steps "
+           f"({common * per_pair / 1e6:.2f} MFLOP/pair): ratio {seconds / floor / common:.2f}")
     ratio = seconds / floor
     print_(f"ratio measured / floor: {ratio:.2f}")
     return ratio

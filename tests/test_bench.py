@@ -45,11 +45,16 @@ def test_benchmark_runs_and_ends_with_the_ratio(device):
 @needs_mnist
 def test_benchmark_of_models_side_by_side_ends_with_their_ratio():
     lines = []
-    ratio = run_benchmark(ModelConfig(n_connections=10), TrainConfig(train_images=1500), print_=lines.append,
+    ratio = run_benchmark(ModelConfig(n_connections=10), TrainConfig(train_images=12_000), print_=lines.append,
                           workers=2)
-    side_by_side = next(line for line in lines if "2 models side by side" in line)
-    seconds = float(side_by_side.split(": ")[1].split(" s per model-epoch")[0])
-    floor = float(next(line for line in lines if line.startswith("measured:")).split("floor ")[1].split(" s")[0])
+    at = next(i for i, line in enumerate(lines) if "2 models side by side" in line)
+    seconds = float(lines[at].split(": ")[1].split(" s per model-epoch")[0])
+    floor = float(lines[at + 1].split("floor ")[1].split(" s")[0])
+    # the floor is the FLOPs over the throughput the workers measured side by side
+    throughput = float(lines[at + 1].split("products ")[1].split(" GFLOP/s")[0]) * 1e9
+    n_pairs = int(next(line for line in lines if line.startswith("FLOPs")).split(" x ")[1].split()[0].replace(",", ""))
+    flops = flops_per_pair(ModelConfig(n_connections=10))["total"] * n_pairs
+    assert floor == pytest.approx(flops / throughput, abs=0.0005 + 0.05e9 / throughput * floor)  # rounding
     assert lines[-1] == f"ratio measured / floor: {ratio:.2f}"
     rounding = 0.0005 / seconds + 0.0005 / floor  # both are printed to 3 decimals
     assert ratio == pytest.approx(seconds / floor, rel=rounding)
