@@ -138,3 +138,21 @@ class DeepR:
     def active_counts(self) -> torch.Tensor:
         """Active entries per direction ``[2]``."""
         return (self.theta > 0).flatten(1).sum(dim=1)
+
+
+class RewiringLog:
+    """An ``on_step`` callback for `modlib.train.train_model` that records, after every step, the
+    active connections per direction (``counts``, ``[steps][2]``) and the fraction of the
+    connections active after the first step that are still active (``still_first``): the count
+    must stay at k while the set itself moves."""
+
+    def __init__(self):
+        self.counts, self.still_first = [], []
+        self.first = None
+
+    def __call__(self, model, sparse: DeepR, step: int) -> None:
+        active = model.theta.detach() > 0
+        if self.first is None:
+            self.first = active.clone()
+        self.counts.append(sparse.active_counts().tolist())
+        self.still_first.append(((active & self.first).flatten(1).sum(1) / sparse.k).tolist())

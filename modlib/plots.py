@@ -252,7 +252,8 @@ def recurrent_matrix_figure(model):
 
 
 def decision_figure(readouts, decider, target=None):
-    """Both modules' readouts for a few samples; the deciding module's bars are solid."""
+    """Both modules' readouts for a few samples; the deciding module's bars are solid, the
+    other's faded."""
     readouts = np.asarray(readouts)
     decider = np.asarray(decider)
     n = len(readouts)
@@ -260,36 +261,34 @@ def decision_figure(readouts, decider, target=None):
     digits = np.arange(readouts.shape[-1])
     for i, ax in enumerate(axes[0]):
         for module, offset, color in ((0, -0.2, "tab:red"), (1, 0.2, "tab:blue")):
-            solid = decider[i] == module
-            ax.bar(digits + offset, readouts[i, module], width=0.4, color=color, alpha=1 if solid else 0.3,
-                   label=f"module {module}" + (" (decides)" if solid else ""))
+            ax.bar(digits + offset, readouts[i, module], width=0.4, color=color,
+                   alpha=1 if decider[i] == module else 0.3, label=f"module {module}")
         ax.set_xticks(digits)
         ax.set_xlabel("digit")
-        title = f"output: {int(readouts[i, decider[i]].argmax())}"
+        title = f"module {decider[i]} decides: {int(readouts[i, decider[i]].argmax())}"
         ax.set_title(title + (f" (target {int(target[i])})" if target is not None else ""), fontsize=9)
-        ax.legend(fontsize=7)
     axes[0, 0].set_ylabel("readout $r^{(n)}$")
+    axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, not on them
     fig.tight_layout()
     return fig
 
 
-def rewiring_figure(steps, active_counts, still_initial, k):
-    """Deep-R during training: the active count stays at k while the set of connections changes."""
+def rewiring_figure(log, k):
+    """Deep-R during training (a `modlib.deepr.RewiringLog`): the active count stays at k while
+    the set of connections changes."""
+    steps = np.arange(1, len(log.counts) + 1)
     fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(9, 3.2))
-    ax_a.plot(steps, np.asarray(active_counts)[:, 0], label="module 0 -> 1")
-    ax_a.plot(steps, np.asarray(active_counts)[:, 1], "--", label="module 1 -> 0")
+    for ax, values, scale in ((ax_a, log.counts, 1), (ax_b, log.still_first, 100)):
+        ax.plot(steps, scale * np.asarray(values)[:, 0], label="module 0 -> 1")
+        ax.plot(steps, scale * np.asarray(values)[:, 1], "--", label="module 1 -> 0")
+        ax.set_xlabel("training step")
+        ax.legend(fontsize=8)
     ax_a.set_ylim(0, 1.5 * k + 1)
-    ax_a.set_xlabel("training step")
     ax_a.set_ylabel("active interconnections")
     ax_a.set_title(f"count stays at k = {k}")
-    ax_a.legend(fontsize=8)
-    ax_b.plot(steps, 100 * np.asarray(still_initial)[:, 0], label="module 0 -> 1")
-    ax_b.plot(steps, 100 * np.asarray(still_initial)[:, 1], "--", label="module 1 -> 0")
     ax_b.set_ylim(0, 105)
-    ax_b.set_xlabel("training step")
-    ax_b.set_ylabel("% of initial connections still active")
+    ax_b.set_ylabel("% of step 1's connections still active")
     ax_b.set_title("while the connections rewire")
-    ax_b.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -74,3 +74,18 @@ def test_theta_without_exactly_k_active_is_refused():
     theta, _ = init_theta(10, 5)
     with pytest.raises(ValueError, match="exactly k = 6"):
         DeepR(torch.nn.Parameter(theta), k=6)
+
+
+@needs_mnist
+def test_rewiring_log_records_the_count_and_the_share_of_the_first_connections_still_active():
+    from modlib.deepr import RewiringLog
+
+    log, k = RewiringLog(), 5
+    model, record = train_model(ModelConfig(n_connections=k), TrainConfig(epochs=1, train_images=3000,
+                                                                          test_images=500), progress=False, on_step=log)
+    assert len(log.counts) == len(log.still_first) > 5  # one record per step
+    assert all(count == [k, k] for count in log.counts)
+    assert log.still_first[0] == [1.0, 1.0]
+    assert all(0 <= share <= 1 for shares in log.still_first for share in shares)
+    still = ((model.theta.detach() > 0) & log.first).flatten(1).sum(1) / k
+    assert log.still_first[-1] == still.tolist()

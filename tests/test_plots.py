@@ -1,6 +1,7 @@
 import matplotlib
 import numpy as np
 import pandas as pd
+import pytest
 
 from modlib.plots import accuracy_figure, learning_curve_figure
 from tests.test_analysis import curve_table
@@ -69,3 +70,15 @@ def test_numbers_are_glued_as_plain_floats_under_their_prefixed_names(monkeypatc
     glue_numbers({"onset": np.float64(0.0167), "models": 200}, prefix="thirty_")
     assert glued == [("thirty_onset", 0.0167, False), ("thirty_models", 200.0, False)]
     assert all(type(value) is float for _, value, _ in glued)  # numpy's repr would not paste
+
+
+def test_rewiring_figure_plots_both_directions_of_a_log_against_the_step():
+    from types import SimpleNamespace
+
+    from modlib.plots import rewiring_figure
+
+    log = SimpleNamespace(counts=[[3, 3]] * 4, still_first=[[1.0, 1.0], [1.0, 2 / 3], [1 / 3, 2 / 3], [1 / 3, 1.0]])
+    count_axis, share_axis = rewiring_figure(log, k=3).axes
+    assert [list(line.get_ydata()) for line in count_axis.lines] == [[3] * 4, [3] * 4]
+    assert list(share_axis.lines[1].get_xdata()) == [1, 2, 3, 4]
+    assert list(share_axis.lines[1].get_ydata()) == pytest.approx([100, 200 / 3, 200 / 3, 100])
