@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: book test data reproduce clean venv chromium
+.PHONY: book test data reproduce clean venv chromium lab
 
 venv: $(STAMP)
 
@@ -44,6 +44,13 @@ reproduce: data
 	$(PY) -m modlib reproduce --workers $(WORKERS) --threads $(WORKERS) $(RESUME)
 	$(PY) -m modlib figures --preset paper --readme
 	$(MAKE) book
+
+# Run and change the chapters yourself: JupyterLab opens their .md files as notebooks (jupytext), with
+# modlib importable (--allow-root when run as root, as in containers). It is not in requirements.txt,
+# as neither the book nor the tests need it.
+lab: data
+	$(PY) -m pip install --quiet --disable-pip-version-check "jupyterlab>=4,<5"
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) book
 
 clean:
 	rm -rf _build .pytest_cache
