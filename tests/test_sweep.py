@@ -351,8 +351,11 @@ def test_killed_sweep_resumes_to_the_same_table(tmp_path, uninterrupted):
 @needs_mnist
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_ctrl_c_ends_a_sweep_with_one_line_and_its_finished_jobs_merged(tmp_path, workers):
+    # A shell without job control starts background commands with SIGINT ignored, and the sweep would
+    # inherit that (the suite run as `make test &` failed here): give it the terminal's default.
     proc = subprocess.Popen(sweep_command(tmp_path, "--workers", workers), cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     jobs = tmp_path / "smoke" / "jobs"
     wait_for_job_files(jobs, 2)
     os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal: to the sweep and its workers
