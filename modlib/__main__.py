@@ -133,6 +133,7 @@ def cmd_sweep(args):
 def cmd_rerun(args):
     import torch
 
+    from modlib.bench import processor
     from modlib.sweep import git_commit, read_provenance, rerun_jobs
 
     def short(commit: str) -> str:
@@ -140,17 +141,20 @@ def cmd_rerun(args):
 
     stored = read_provenance(args.preset, args.results)
     threads = args.threads or stored["machine"]["torch_threads"]
+    device = args.device or stored["config"]["device"]
+    # sweeps stored before the processor was recorded have no "device" in "machine"
     print(f"sweep {args.preset!r}\nstored: commit {short(stored['git_commit'])}, torch {stored['versions']['torch']}, "
-          f"{stored['machine']['torch_threads']} thread(s)\nrerun:  commit {short(git_commit())}, "
-          f"torch {torch.__version__}, {threads} thread(s)")
+          f"{stored['machine']['torch_threads']} thread(s), {stored['machine'].get('device', 'processor not recorded')}"
+          f"\nrerun:  commit {short(git_commit())}, torch {torch.__version__}, {threads} thread(s), {processor(device)}")
     compared = rerun_jobs(args.preset, args.job or args.jobs, args.results, seed=args.seed, threads=threads,
                           device=args.device)
     print(compared.to_string())
     differing = int((compared["rows_differing"] > 0).sum())
     if differing:
         raise RuntimeError(f"{differing} of {len(compared)} rerun jobs differ from the stored rows: with the stored "
-                           f"commit, torch, thread count (above) and device this is a change in the code's "
-                           f"arithmetic; otherwise rounding can differ (book chapter 'Training', 'Speed')")
+                           f"commit, torch, thread count and processor (above) this is a change in the code's "
+                           f"arithmetic; otherwise rounding can differ, as on another kind of CPU (book chapter "
+                           f"'Training', 'Speed')")
     print(f"all {len(compared)} rerun jobs are identical to the stored rows")
 
 

@@ -23,10 +23,12 @@ at once, since several one-thread products side by side can outrun one two-threa
 from __future__ import annotations
 
 import multiprocessing
+import platform
 import sys
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 
@@ -76,6 +78,20 @@ def matmul_throughput(cfg: ModelConfig, batch: int, device: str = "cpu", seconds
         count += 1
     sync(device)
     return flops * count / (time.perf_counter() - start)
+
+
+def processor(device: str = "cpu") -> str:
+    """What ran the products: a GPU's name, or the CPU's model name (from /proc/cpuinfo where
+    there is one) and the widest vector instructions PyTorch uses on it. The floor depends on
+    it, so a ratio means little without it: the same step gave 1.2 times the floor on one
+    machine and 1.9 on one whose products were half as fast again (chapter "Training")."""
+    if str(device).startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    name, cpuinfo = platform.processor() or platform.machine(), Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        name = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                     if line.startswith("model name")), name)
+    return f"{name}, {torch.backends.cpu.get_cpu_capability()}"
 
 
 def sync(device: str) -> None:
@@ -201,14 +217,17 @@ def timed_epochs(model_cfg: ModelConfig, train_cfg: TrainConfig, start, epochs: 
     return seconds, sum(len(i0) for i0, _ in pairs[1:]), (before + throughput()) / 2
 
 
-def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print, workers: int = 1) -> float:
+def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print, workers: int = 1) -> dict:
     """Print throughput, FLOPs per epoch, seconds per epoch, and (last) the ratio to the floor;
-    with ``workers`` > 1, the ratio of that many models trained side by side."""
+    with ``workers`` > 1, the ratio of that many models trained side by side. Returns the figures
+    printed, by name, for a chapter's prose: ``alone_seconds``, ``alone_floor``, ``alone_ratio`` and
+    ``alone_common_ratio`` (by the common count) for one model, the same four with ``side_`` for the
+    models side by side, and ``ratio`` and ``common_ratio``, those of the last lines."""
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
     device = train_cfg.device
-    print_(f"device {device}, {torch.get_num_threads()} threads, batch {train_cfg.batch_size}, "
-           f"N={model_cfg.n_hidden}, k={model_cfg.n_connections}")
+    print_(f"device {device} ({processor(device)}), {torch.get_num_threads()} threads, "
+           f"batch {train_cfg.batch_size}, N={model_cfg.n_hidden}, k={model_cfg.n_connections}")
     throughput = matmul_throughput(model_cfg, train_cfg.batch_size, device)
     print_(f"matmul throughput on the model's shapes: {throughput / 1e9:.1f} GFLOP/s")
     seconds, n_pairs, phases = seconds_per_epoch(model_cfg, train_cfg)
@@ -224,8 +243,9 @@ def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print, 
            f"products take {products * 1e3:.2f} ms")
     print_("by phase (ms): " + ", ".join(f"{phase} {s * 1e3:.2f}" for phase, s in phases.items()))
     common = conventional_flops_per_pair(model_cfg) / per_pair  # how many times ours the common count is
+    figures = timing_figures("alone", seconds, floor, common)
     if workers > 1:
-        print_(f"one model alone: ratio {seconds / floor:.2f} ({seconds / floor / common:.2f} by the "
+        print_(f"one model alone: ratio {figures['alone_ratio']:.2f} ({figures['alone_common_ratio']:.2f} by the "
                f"common count)")
         wall, pairs, throughput = seconds_side_by_side(model_cfg, train_cfg, workers)
         seconds, floor = wall * n_pairs / pairs, flops / throughput  # per model-epoch of n_pairs pairs
@@ -233,8 +253,16 @@ def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print, 
                f"{seconds:.3f} s per model-epoch")
         print_(f"  ({pairs / wall:,.0f} pairs/s in all; their products {throughput / 1e9:.1f} GFLOP/s, "
                f"floor {floor:.3f} s)")
+        figures |= timing_figures("side", seconds, floor, common)
+    figures |= {"ratio": seconds / floor, "common_ratio": seconds / floor / common}
     print_(f"common count, 3 x forward over all {model_cfg.n_steps} steps "
-           f"({common * per_pair / 1e6:.2f} MFLOP/pair): ratio {seconds / floor / common:.2f}")
-    ratio = seconds / floor
-    print_(f"ratio measured / floor: {ratio:.2f}")
-    return ratio
+           f"({common * per_pair / 1e6:.2f} MFLOP/pair): ratio {figures['common_ratio']:.2f}")
+    print_(f"ratio measured / floor: {figures['ratio']:.2f}")
+    return figures
+
+
+def timing_figures(prefix: str, seconds: float, floor: float, common: float) -> dict[str, float]:
+    """Seconds per model-epoch, the floor, and their ratio by our count and by the common one
+    (``common`` times as many FLOPs), named ``prefix_...``."""
+    return {f"{prefix}_seconds": seconds, f"{prefix}_floor": floor, f"{prefix}_ratio": seconds / floor,
+            f"{prefix}_common_ratio": seconds / floor / common}

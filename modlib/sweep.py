@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from modlib.bench import flops_per_pair, matmul_throughput, run_processes, threads_per_worker
+from modlib.bench import flops_per_pair, matmul_throughput, processor, run_processes, threads_per_worker
 from modlib.data import write_atomic
 from modlib.metrics import (MASK_OPTIONS, METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics,
                             check_mask_options, metric_options)
@@ -384,7 +384,7 @@ def write_merged(folder: Path, cfg: SweepConfig, run: dict, throughput: float | 
     job_seconds = table.groupby("job")["job_seconds"].first()
     # the latest command that trained something: a resume that found nothing to do changes nothing
     latest = previous if run["seconds"] is None and previous else {
-        "command": run["command"], "git_commit": run["git_commit"], "versions": versions(), "machine": machine()}
+        "command": run["command"], "git_commit": run["git_commit"], "versions": versions(), "machine": machine(cfg.device)}
     provenance = {
         "config": cfg.to_dict(),
         **{key: latest[key] for key in ("command", "git_commit", "versions", "machine")},
@@ -470,9 +470,11 @@ def versions() -> dict:
             "pandas": pd.__version__, "matplotlib": matplotlib.__version__, "modlib": modlib.__version__}
 
 
-def machine() -> dict:
+def machine(device: str = "cpu") -> dict:
+    """Where a sweep ran: ``device`` names what did the products (`modlib.bench.processor`),
+    which the stored throughput and floor depend on."""
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+            "device": processor(device), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
 
 
 def config_with_overrides(preset: str, **overrides) -> SweepConfig:

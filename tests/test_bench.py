@@ -3,8 +3,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
-from modlib.bench import conventional_flops_per_pair, flops_per_pair, run_benchmark
+from modlib.bench import conventional_flops_per_pair, flops_per_pair, processor, run_benchmark
 from modlib.model import ModelConfig
 from modlib.train import TrainConfig
 
@@ -31,10 +32,16 @@ def test_conventional_flop_count_is_three_forwards_over_every_step():
 @pytest.mark.parametrize("device", DEVICES)
 def test_benchmark_runs_and_ends_with_the_ratio(device):
     lines = []
-    ratio = run_benchmark(ModelConfig(n_connections=10), TrainConfig(train_images=1500, device=device),
-                          print_=lines.append)
+    figures = run_benchmark(ModelConfig(n_connections=10), TrainConfig(train_images=1500, device=device),
+                            print_=lines.append)
+    ratio = figures["ratio"]
     assert ratio > 0
-    assert lines[-1].startswith("ratio measured / floor:")
+    assert lines[0].startswith(f"device {device} ({processor(device)}), ")
+    assert lines[-1] == f"ratio measured / floor: {ratio:.2f}"
+    # one model: the last lines are its own figures, and the ratio is its seconds over its floor
+    assert (figures["ratio"], figures["common_ratio"]) == (figures["alone_ratio"], figures["alone_common_ratio"])
+    assert figures["alone_seconds"] / figures["alone_floor"] == pytest.approx(ratio)
+    assert not any(name.startswith("side_") for name in figures)
     conventional = float(lines[-2].split("ratio ")[1])
     cfg = ModelConfig(n_connections=10)
     assert conventional == pytest.approx(ratio * flops_per_pair(cfg)["total"] / conventional_flops_per_pair(cfg),
@@ -45,8 +52,9 @@ def test_benchmark_runs_and_ends_with_the_ratio(device):
 @needs_mnist
 def test_benchmark_of_models_side_by_side_ends_with_their_ratio():
     lines = []
-    ratio = run_benchmark(ModelConfig(n_connections=10), TrainConfig(train_images=12_000), print_=lines.append,
-                          workers=2)
+    figures = run_benchmark(ModelConfig(n_connections=10), TrainConfig(train_images=12_000), print_=lines.append,
+                            workers=2)
+    ratio = figures["ratio"]
     at = next(i for i, line in enumerate(lines) if "2 models side by side" in line)
     seconds = float(lines[at].split(": ")[1].split(" s per model-epoch")[0])
     floor = float(lines[at + 1].split("floor ")[1].split(" s")[0])
@@ -58,6 +66,9 @@ def test_benchmark_of_models_side_by_side_ends_with_their_ratio():
     assert lines[-1] == f"ratio measured / floor: {ratio:.2f}"
     rounding = 0.0005 / seconds + 0.0005 / floor  # both are printed to 3 decimals
     assert ratio == pytest.approx(seconds / floor, rel=rounding)
+    assert (figures["side_seconds"], figures["side_floor"]) == pytest.approx((seconds, floor), abs=0.0005)
+    assert figures["common_ratio"] == figures["side_common_ratio"] < figures["side_ratio"] == ratio
+    assert f"one model alone: ratio {figures['alone_ratio']:.2f}" in "\n".join(lines)
 
 
 @needs_mnist
@@ -84,6 +95,15 @@ def test_side_by_side_workers_train_successive_seeds_from_the_given_one():
     configs = worker_configs(TrainConfig(seed=5, batch_size=64), 3)
     assert [cfg.seed for cfg in configs] == [5, 6, 7]
     assert all(cfg.batch_size == 64 for cfg in configs)
+
+
+def test_processor_names_the_cpu_and_its_vector_instructions():
+    described = processor("cpu")
+    assert described.endswith(", " + torch.backends.cpu.get_cpu_capability())
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists() and "model name" in cpuinfo.read_text():
+        model = next(line for line in cpuinfo.read_text().splitlines() if line.startswith("model name"))
+        assert described.startswith(model.split(":", 1)[1].strip() + ", ")
 
 
 def test_benchmark_refuses_zero_workers():

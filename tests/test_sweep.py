@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modlib.bench import processor
 from modlib.data import OFFICIAL_SHA256
 from modlib.sweep import (PRESETS, SweepConfig, check_folder, config_with_overrides, job_id, load_results, parse_shard,
                           read_provenance, rerun_jobs, run_sweep, select_jobs, wall_seconds, with_run)
@@ -227,6 +228,7 @@ def test_a_folder_of_another_config_is_refused_and_left_untouched(tmp_path):
     provenance = json.loads((folder / "provenance.json").read_text())
     assert provenance["jobs_finished"] == provenance["jobs_total"] == 4
     assert set(provenance) >= {"config", "git_commit", "versions", "machine", "job_seconds"}
+    assert provenance["machine"]["device"] == processor("cpu")  # the floor's figures depend on it
 
 
 @needs_mnist
