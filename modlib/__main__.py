@@ -143,9 +143,10 @@ def cmd_rerun(args):
     threads = args.threads or stored["machine"]["torch_threads"]
     device = args.device or stored["config"]["device"]
     # sweeps stored before the processor was recorded have no "device" in "machine"
+    made_on = stored["machine"].get("device", "processor not recorded")
     print(f"sweep {args.preset!r}\nstored: commit {short(stored['git_commit'])}, torch {stored['versions']['torch']}, "
-          f"{stored['machine']['torch_threads']} thread(s), {stored['machine'].get('device', 'processor not recorded')}"
-          f"\nrerun:  commit {short(git_commit())}, torch {torch.__version__}, {threads} thread(s), {processor(device)}")
+          f"{stored['machine']['torch_threads']} thread(s), {made_on}\nrerun:  commit {short(git_commit())}, "
+          f"torch {torch.__version__}, {threads} thread(s), {processor(device)}")
     compared = rerun_jobs(args.preset, args.job or args.jobs, args.results, seed=args.seed, threads=threads,
                           device=args.device)
     print(compared.to_string())

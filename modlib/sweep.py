@@ -384,7 +384,8 @@ def write_merged(folder: Path, cfg: SweepConfig, run: dict, throughput: float | 
     job_seconds = table.groupby("job")["job_seconds"].first()
     # the latest command that trained something: a resume that found nothing to do changes nothing
     latest = previous if run["seconds"] is None and previous else {
-        "command": run["command"], "git_commit": run["git_commit"], "versions": versions(), "machine": machine(cfg.device)}
+        "command": run["command"], "git_commit": run["git_commit"], "versions": versions(),
+        "machine": machine(cfg.device)}
     provenance = {
         "config": cfg.to_dict(),
         **{key: latest[key] for key in ("command", "git_commit", "versions", "machine")},

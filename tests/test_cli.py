@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
+from tests.conftest import needs_mnist
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -140,3 +142,19 @@ def test_asking_for_a_gpu_where_there_is_none_says_so_before_writing_anything(tm
     assert "finds no CUDA GPU on this machine: use --device cpu" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not any(tmp_path.iterdir())
+
+
+@needs_mnist
+def test_rerun_names_the_processor_the_sweep_was_made_on_and_this_one(tmp_path):
+    from modlib.bench import processor
+    from modlib.sweep import SweepConfig, run_sweep
+
+    tiny = SweepConfig(name="tiny", levels=1, seeds=1, epochs=1, train_images=1000, test_images=500,
+                       architectures=("standard",), metrics=())
+    run_sweep(tiny, tmp_path, progress=False)
+    done = cli("rerun", "--preset", "tiny", "--results", str(tmp_path), "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    stored, rerun = done.stdout.splitlines()[1:3]
+    assert stored.startswith("stored: ") and stored.endswith(f", {processor('cpu')}")
+    assert rerun.startswith("rerun:  ") and rerun.endswith(f", {processor('cpu')}")
+    assert done.stdout.splitlines()[-1] == "all 1 rerun jobs are identical to the stored rows"
