@@ -134,7 +134,7 @@ def cmd_rerun(args):
     import torch
 
     from modlib.bench import processor
-    from modlib.sweep import git_commit, read_provenance, rerun_jobs
+    from modlib.sweep import git_commit, made_on, read_provenance, rerun_jobs
 
     def short(commit: str) -> str:
         return commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
@@ -142,10 +142,8 @@ def cmd_rerun(args):
     stored = read_provenance(args.preset, args.results)
     threads = args.threads or stored["machine"]["torch_threads"]
     device = args.device or stored["config"]["device"]
-    # sweeps stored before the processor was recorded have no "device" in "machine"
-    made_on = stored["machine"].get("device", "processor not recorded")
     print(f"sweep {args.preset!r}\nstored: commit {short(stored['git_commit'])}, torch {stored['versions']['torch']}, "
-          f"{stored['machine']['torch_threads']} thread(s), {made_on}\nrerun:  commit {short(git_commit())}, "
+          f"{stored['machine']['torch_threads']} thread(s), {made_on(stored)}\nrerun:  commit {short(git_commit())}, "
           f"torch {torch.__version__}, {threads} thread(s), {processor(device)}")
     compared = rerun_jobs(args.preset, args.job or args.jobs, args.results, seed=args.seed, threads=threads,
                           device=args.device)

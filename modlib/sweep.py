@@ -507,6 +507,12 @@ def read_provenance(name: str, results: str | Path = BOOK_RESULTS) -> dict:
     return provenance | {"wall_seconds": wall_seconds(stored_runs(provenance))}
 
 
+def made_on(provenance: dict) -> str:
+    """The processor a stored sweep ran on (`modlib.bench.processor`), from its provenance;
+    sweeps stored before it was recorded say so."""
+    return provenance["machine"].get("device", "processor not recorded")
+
+
 def rerun_jobs(name: str, jobs: int | list[str] = 3, results: str | Path = BOOK_RESULTS, seed: int = 0,
                threads: int | None = None, device: str | None = None, progress: bool = True) -> pd.DataFrame:
     """Retrain and re-measure some jobs of stored sweep ``name`` from its stored config and

@@ -13,8 +13,8 @@ import pytest
 
 from modlib.bench import processor
 from modlib.data import OFFICIAL_SHA256
-from modlib.sweep import (PRESETS, SweepConfig, check_folder, config_with_overrides, job_id, load_results, parse_shard,
-                          read_provenance, rerun_jobs, run_sweep, select_jobs, wall_seconds, with_run)
+from modlib.sweep import (PRESETS, SweepConfig, check_folder, config_with_overrides, job_id, load_results, made_on,
+                          parse_shard, read_provenance, rerun_jobs, run_sweep, select_jobs, wall_seconds, with_run)
 
 from tests.conftest import needs_mnist
 
@@ -228,7 +228,7 @@ def test_a_folder_of_another_config_is_refused_and_left_untouched(tmp_path):
     provenance = json.loads((folder / "provenance.json").read_text())
     assert provenance["jobs_finished"] == provenance["jobs_total"] == 4
     assert set(provenance) >= {"config", "git_commit", "versions", "machine", "job_seconds"}
-    assert provenance["machine"]["device"] == processor("cpu")  # the floor's figures depend on it
+    assert made_on(provenance) == processor("cpu")  # the floor's figures and the rounding depend on it
 
 
 @needs_mnist
@@ -447,3 +447,8 @@ def test_commit_is_dirty_for_changed_code_but_not_for_changed_results(tmp_path, 
     assert not git_commit().endswith("-dirty")
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_commit().endswith("-dirty")
+
+
+def test_a_sweep_stored_before_the_processor_was_recorded_says_so():
+    assert made_on(read_provenance("paper")) == "processor not recorded"
+    assert made_on({"machine": {"device": "Some CPU, AVX2"}}) == "Some CPU, AVX2"
