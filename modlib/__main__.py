@@ -135,6 +135,7 @@ def cmd_rerun(args):
 
     from modlib.bench import processor
     from modlib.sweep import git_commit, made_on, read_provenance, rerun_jobs
+    from modlib.train import check_device
 
     def short(commit: str) -> str:
         return commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
@@ -142,6 +143,7 @@ def cmd_rerun(args):
     stored = read_provenance(args.preset, args.results)
     threads = args.threads or stored["machine"]["torch_threads"]
     device = args.device or stored["config"]["device"]
+    check_device(device)  # before naming its processor: a GPU sweep on a machine without one
     print(f"sweep {args.preset!r}\nstored: commit {short(stored['git_commit'])}, torch {stored['versions']['torch']}, "
           f"{stored['machine']['torch_threads']} thread(s), {made_on(stored)}\nrerun:  commit {short(git_commit())}, "
           f"torch {torch.__version__}, {threads} thread(s), {processor(device)}")

@@ -144,6 +144,15 @@ def test_asking_for_a_gpu_where_there_is_none_says_so_before_writing_anything(tm
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_rerunning_the_gpu_sweep_where_there_is_no_gpu_says_so():
+    result = cli("rerun", "--preset", "paper-cuda", "--jobs", "1")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: device 'cuda' asked for, but PyTorch finds no CUDA GPU on this machine: use --device cpu, "
+        "or run on a machine with an NVIDIA GPU"]
+
+
 @needs_mnist
 def test_rerun_names_the_processor_the_sweep_was_made_on_and_this_one(tmp_path):
     from modlib.bench import processor
