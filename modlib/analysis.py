@@ -268,14 +268,18 @@ def compare_moduli(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames).set_index(["metric", "m"]).sort_index()
 
 
-def moduli_levels(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
+def moduli_levels(tables: dict[int, pd.DataFrame], p_labels: bool = False) -> pd.DataFrame:
     """Mean specialization per (metric, p) for each modulus m, with the 95% bootstrap
-    interval of the mean over seeds (`mean_interval`): columns (m, mean / low / high)."""
+    interval of the mean over seeds (`mean_interval`): columns (m, mean / low / high).
+    ``p_labels``: p as text to 4 significant digits, as a table prints it and a chapter looks
+    rows up (a float p such as 0.0001 prints as 1e-04 and is awkward to look up)."""
     rows = [(metric, p, m, *mean_interval(group["spec"]))
             for m, table in tables.items()
             for (metric, p), group in specialization_frame(table).groupby(["metric", "p"])]
     wide = pd.DataFrame(rows, columns=["metric", "p", "m", "mean", "low", "high"]).set_index(
         ["metric", "p", "m"]).unstack("m").swaplevel(axis=1)
+    if p_labels:
+        wide.index = wide.index.set_levels([f"{p:.4g}" for p in wide.index.levels[1]], level="p")
     return wide[pd.MultiIndex.from_product([list(tables), ["mean", "low", "high"]])]
 
 

@@ -100,6 +100,8 @@ def test_moduli_are_compared_by_onset_and_accuracy(tmp_path):
     sparsest = levels.loc[("correlation", 1e-4)]
     assert sparsest[(2, "mean")] == sparsest[(2, "low")] == sparsest[(2, "high")]  # no seed noise
     assert list(levels.columns.get_level_values(0).unique()) == [2, 10]
+    labelled = moduli_levels(tables, p_labels=True)
+    assert labelled.loc[("correlation", "0.0001")].equals(sparsest)  # the same rows, p as printed
     (tmp_path / "modulus-10" / "results.csv").unlink()
     with pytest.raises(FileNotFoundError, match="fewer than two moduli stored"):
         modulus_tables(tmp_path)
