@@ -255,7 +255,8 @@ def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print, 
         print_(f"  ({pairs / wall:,.0f} pairs/s in all; their products {throughput / 1e9:.1f} GFLOP/s, "
                f"floor {floor:.3f} s)")
         figures |= timing_figures("side", seconds, floor, common)
-    figures |= {"ratio": seconds / floor, "common_ratio": seconds / floor / common}
+    last = "side" if workers > 1 else "alone"  # the group the last lines report
+    figures |= {"ratio": figures[f"{last}_ratio"], "common_ratio": figures[f"{last}_common_ratio"]}
     print_(f"common count, 3 x forward over all {model_cfg.n_steps} steps "
            f"({common * per_pair / 1e6:.2f} MFLOP/pair): ratio {figures['common_ratio']:.2f}")
     print_(f"ratio measured / floor: {figures['ratio']:.2f}")
