@@ -29,7 +29,7 @@ MODEL_SETTINGS = {"n_hidden": "hidden", "n_connections": "connections", "bottlen
 TRAIN_SETTINGS = {"seed": "seed", "epochs": "epochs", "batch_size": "batch_size", "rule": "rule",
                   "modulus": "modulus", "exclude": "exclude", "balance": "balance", "deepr_lr_range": "deepr_lr",
                   "train_readout": "train_readout", "stop_accuracy": "stop_accuracy", "train_images": "train_images",
-                  "test_images": "test_images", "device": "device"}
+                  "test_images": "test_images", "device": "device", "engine": "engine"}
 MASK_SETTINGS = {"mask_fraction": "mask_fraction", "mask_repeats": "mask_repeats"}  # as MASK_OPTIONS in metrics
 # A sweep sets k and the architectures (with or without the bottleneck) itself, and numbers its seeds.
 SWEEP_SETTINGS = {**{field: arg for field, arg in {**MODEL_SETTINGS, **TRAIN_SETTINGS}.items()
@@ -218,6 +218,7 @@ def add_setting_arguments(p):
     """Settings of the model and its training that train, bench and sweep share; an argument not
     given keeps the default (for sweep: the preset's)."""
     from modlib.model import DECISIONS, MESSAGES
+    from modlib.native import ENGINES
     from modlib.task import RULES
 
     p.add_argument("--hidden", type=int, help="units per module N (default 100)")
@@ -246,6 +247,9 @@ def add_setting_arguments(p):
     p.add_argument("--train-images", type=int, help="use only the first n training images")
     p.add_argument("--test-images", type=int, help="use only the first n test images")
     p.add_argument("--device", help="cpu (default) or cuda")
+    p.add_argument("--engine", choices=ENGINES,
+                   help="torch (default; every stored result) or native: each step in compiled C++, faster on the "
+                        "CPU, the same arithmetic to float rounding (compiled on first use, about 30 s)")
     p.add_argument("--threads", type=int, help="torch CPU threads (a sweep shares them among its workers)")
 
 

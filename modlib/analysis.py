@@ -205,6 +205,13 @@ def claims(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["claim", "the paper says", "we find", "verdict"])
 
 
+def verdicts_side_by_side(ours: pd.DataFrame, theirs: pd.DataFrame, labels: tuple[str, str]) -> pd.DataFrame:
+    """Two sweeps' `claims`, labelled ``labels``, side by side: what each finds, and whether their
+    verdicts agree."""
+    return ours[["claim", "the paper says"]].assign(**{labels[0]: ours["we find"], labels[1]: theirs["we find"],
+                                                       "same verdict": ours["verdict"] == theirs["verdict"]})
+
+
 def compare_variants(results: str | Path = BOOK_RESULTS) -> pd.DataFrame:
     """Mean specialization per metric and level, and mean accuracy, for each stored variant."""
     frames = []

@@ -227,7 +227,7 @@ def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print, 
         raise ValueError(f"--workers must be >= 1, got {workers}")
     device = train_cfg.device
     print_(f"device {device}, {torch.get_num_threads()} threads, batch {train_cfg.batch_size}, "
-           f"N={model_cfg.n_hidden}, k={model_cfg.n_connections}")
+           f"N={model_cfg.n_hidden}, k={model_cfg.n_connections}, engine {train_cfg.engine}")
     print_(f"processor: {processor(device)}")
     throughput = matmul_throughput(model_cfg, train_cfg.batch_size, device)
     print_(f"matmul throughput on the model's shapes: {throughput / 1e9:.1f} GFLOP/s")

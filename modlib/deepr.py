@@ -83,31 +83,39 @@ class DeepR:
     @torch.no_grad()
     def step(self) -> int:
         """One update after ``backward()``; returns how many connections were rewired."""
-        cfg = self.config
         if self.theta.grad is None:
             raise RuntimeError("DeepR.step() needs gradients: call loss.backward() or "
                                "modlib.train.loss_and_gradients() first")
-        flat = self.theta.view(2, -1)
-        grad = self.theta.grad.view(2, -1).gather(1, self.index)
-        b1, b2 = cfg.betas
-        self.steps += 1
         self.n_steps += 1
         if self.n_steps >= self.corrections.shape[1]:
             self.corrections = self.bias_corrections(2 * self.corrections.shape[1])
-        self.m.lerp_(grad, 1 - b1)
-        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-        c1, c2 = self.corrections[:, self.steps]
-        update = cfg.lr * (self.m / c1) / ((self.v / c2).sqrt() + cfg.eps)
+        noise = None
         if self.noise_std > 0:  # dormant entries do not move, so only the k active ones draw noise
-            update -= self.noise_std * torch.randn(self.m.shape, generator=self.generator, device=flat.device)
-        value = flat.gather(1, self.index) - update
-        died = value <= 0
-        flat.scatter_(1, self.index, value.masked_fill_(died, 0.0))
+            noise = torch.randn(self.m.shape, generator=self.generator, device=self.m.device)
+        died = self.move(self.theta.grad.view(2, -1).gather(1, self.index), noise)
         if not died.any():
             return 0
         for state in (self.m, self.v, self.steps):  # a new connection starts with no Adam state
             state.masked_fill_(died, 0.0)
         return self.rewire(died)
+
+    def move(self, grad: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+        """The Adam step and the random walk (``noise``, standard normal) of the active thetas,
+        given their gradients ``grad`` ``[2, k]``; those that reach ``<= 0`` are set to 0 and
+        returned as a mask ``[2, k]``."""
+        cfg, flat = self.config, self.theta.view(2, -1)
+        b1, b2 = cfg.betas
+        self.steps += 1
+        self.m.lerp_(grad, 1 - b1)
+        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        c1, c2 = self.corrections[:, self.steps]
+        update = cfg.lr * (self.m / c1) / ((self.v / c2).sqrt() + cfg.eps)
+        if noise is not None:
+            update -= self.noise_std * noise
+        value = flat.gather(1, self.index) - update
+        died = value <= 0
+        flat.scatter_(1, self.index, value.masked_fill_(died, 0.0))
+        return died
 
     def bias_corrections(self, length: int) -> torch.Tensor:
         """Adam's ``1 - beta**t`` for t = 0 .. length - 1, both betas ``[2, length]``, looked up

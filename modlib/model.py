@@ -150,6 +150,13 @@ class Recurrence(torch.autograd.Function):
         return *recurrence_backward(*ctx.saved_tensors, grad_h), None
 
 
+def grad_buffer(p: torch.Tensor) -> torch.Tensor:
+    """``p.grad``, made first when there is none, for a gradient to be written into."""
+    if p.grad is None:
+        p.grad = torch.empty_like(p)
+    return p.grad
+
+
 def linear(inp: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-module affine map: ``inp`` ``[B, 2, in]``, ``w`` ``[2, out, in]``, ``b`` ``[2, out]``."""
     return torch.einsum("bmi,moi->bmo", inp, w) + b

@@ -36,6 +36,7 @@ from modlib.metrics import (MASK_OPTIONS, METRIC_FUNCTIONS, METRICS, MetricData,
                             check_mask_options, metric_options)
 from modlib.model import ModelConfig, require, require_whole_numbers, whole_number
 from modlib.structure import model_q
+from modlib.native import check_engine
 from modlib.train import TrainConfig, check_device, train_model
 
 ARCHITECTURES = ("standard", "bottleneck")
@@ -77,6 +78,7 @@ class SweepConfig:
     mask_fraction: float = 0.05
     mask_repeats: int = 1
     device: str = "cpu"
+    engine: str = "torch"
 
     def __post_init__(self):
         require_whole_numbers(self)
@@ -98,6 +100,7 @@ class SweepConfig:
         for k in self.connections():  # each within 1 .. N^2
             self.model_config(k, self.architectures[0])
         self.train_config(0)
+        check_engine(self.engine, self.message, self.device)
 
     def connections(self) -> list[int]:
         if self.k_values:
@@ -148,6 +151,9 @@ PRESETS = {
                                   metrics=("correlation",)),
     # The paper sweep on a GPU, whose rounding differs from the CPU's: do the verdicts depend on it?
     "paper-cuda": SweepConfig(name="paper-cuda", device="cuda"),
+    # The paper sweep with the compiled training step (modlib.native), equal to "torch"'s only to
+    # rounding: do the verdicts hold, and how much sooner is it done?
+    "paper-native": SweepConfig(name="paper-native", engine="native"),
 }
 # Beyond the paper (its discussion asks for it): the paper sweep on tasks that need more than one
 # bit to cross between the modules, the other digit mod m (modlib.task; m = 2 is the paper sweep).

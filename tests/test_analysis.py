@@ -4,7 +4,7 @@ import pytest
 
 from modlib.analysis import (bootstrap_onsets, claim_figures, claims, compare_moduli, learning_curves, level_means,
                              long_run_figures, moduli_accuracy, moduli_levels, modulus_tables, onset_p, onset_table,
-                             onsets, specialization_frame)
+                             onsets, specialization_frame, verdicts_side_by_side)
 from modlib.sweep import COLUMNS
 
 
@@ -40,6 +40,17 @@ def test_onsets_without_seed_noise_are_certain():
     verdicts = claims(table).set_index("claim")
     assert verdicts.loc["b", "verdict"] == "reproduced"
     assert "in 100% of seed resamples" in verdicts.loc["b", "we find"]
+
+
+def test_verdicts_side_by_side_say_where_two_sweeps_agree():
+    late = claims(spec_table({p: [s] * 4 for p, s in zip(LEVELS, [1.0, 0.5, 0.2, 0.0, 0.0])}))
+    early = claims(spec_table({p: [s] * 4 for p, s in zip(LEVELS, [1.0, 0.9, 0.8, 0.7, 0.0])}))
+    side = verdicts_side_by_side(late, early, ("late", "early")).set_index("claim")
+    assert list(side.columns) == ["the paper says", "late", "early", "same verdict"]
+    assert side.loc["b", "late"].startswith("onset at p = 0.001")
+    assert side.loc["b", "early"].startswith("onset at p = 0.1")
+    assert not side.loc["b", "same verdict"] and side.loc["a", "same verdict"]
+    assert verdicts_side_by_side(late, late, ("x", "y"))["same verdict"].all()
 
 
 def test_claim_figures_are_the_numbers_behind_the_verdicts():

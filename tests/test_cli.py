@@ -37,6 +37,10 @@ def cli(*args):
     (["bench", "--threads", "0"], "--threads must be >= 1"),
     (["reproduce", "--resume", "--results", "no/such/folder"], "no interrupted reproduce to resume"),
     (["train", "-k", "3", "--threads", "-2", "--out", "unused"], "--threads must be >= 1"),
+    (["train", "-k", "3", "--engine", "native", "--message", "before", "--out", "unused"],
+     "use engine 'torch' for message='before'"),
+    (["sweep", "--preset", "smoke", "--name", "x", "--engine", "native", "--message", "before"],
+     "use engine 'torch' for message='before'"),
 ])
 def test_bad_input_gives_one_line_error_and_nonzero_exit(args, message):
     result = cli(*args)
@@ -63,6 +67,17 @@ def test_every_sweep_setting_can_be_set_from_the_command_line():
         ("64", "absmax", "before", "equation")
     assert (shown["exclude"], shown["balance"], shown["deepr_lr_range"]) == ("False", "False", "[0.1, 0.001]")
     assert (shown["mask_fraction"], shown["mask_repeats"], shown["modulus"]) == ("0.1", "3", "4")
+
+
+@needs_mnist
+def test_train_with_the_native_engine_records_it(tmp_path):
+    import json
+
+    result = cli("train", "-k", "3", "--engine", "native", "--epochs", "1", "--train-images", "500",
+                 "--test-images", "200", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["train"]["engine"] == "native" and len(record["history"]) == 1
 
 
 def test_train_options_not_given_keep_the_defaults():

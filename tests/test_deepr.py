@@ -47,8 +47,11 @@ def test_dense_limit_reactivates_in_place():
 
 @needs_mnist
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("engine", ["torch", "native"])
 @pytest.mark.parametrize("k", [1, 10000])
-def test_active_count_is_k_and_signs_fixed_after_every_step(k, device):
+def test_active_count_is_k_and_signs_fixed_after_every_step(k, engine, device):
+    if engine == "native" and device != "cpu":
+        pytest.skip("the native engine runs on the CPU only")
     seen = []
 
     def check(model, sparse, step):
@@ -65,7 +68,7 @@ def test_active_count_is_k_and_signs_fixed_after_every_step(k, device):
         seen.append(step)
 
     train_model(ModelConfig(n_connections=k),
-                TrainConfig(epochs=1, train_images=3000, test_images=500, device=device),
+                TrainConfig(epochs=1, train_images=3000, test_images=500, device=device, engine=engine),
                 progress=False, on_step=check)
     assert len(seen) > 5
 
