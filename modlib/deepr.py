@@ -93,16 +93,13 @@ class DeepR:
         if self.noise_std > 0:  # dormant entries do not move, so only the k active ones draw noise
             noise = torch.randn(self.m.shape, generator=self.generator, device=self.m.device)
         died = self.move(self.theta.grad.view(2, -1).gather(1, self.index), noise)
-        if not died.any():
-            return 0
-        for state in (self.m, self.v, self.steps):  # a new connection starts with no Adam state
-            state.masked_fill_(died, 0.0)
         return self.rewire(died)
 
     def move(self, grad: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
         """The Adam step and the random walk (``noise``, standard normal) of the active thetas,
-        given their gradients ``grad`` ``[2, k]``; those that reach ``<= 0`` are set to 0 and
-        returned as a mask ``[2, k]``."""
+        given their gradients ``grad`` ``[2, k]``; those that reach ``<= 0`` are set to 0, their
+        Adam state too (the connection that takes the slot starts afresh), and returned as a
+        mask ``[2, k]``."""
         cfg, flat = self.config, self.theta.view(2, -1)
         b1, b2 = cfg.betas
         self.steps += 1
@@ -115,6 +112,8 @@ class DeepR:
         value = flat.gather(1, self.index) - update
         died = value <= 0
         flat.scatter_(1, self.index, value.masked_fill_(died, 0.0))
+        for state in (self.m, self.v, self.steps):
+            state.masked_fill_(died, 0.0)
         return died
 
     def bias_corrections(self, length: int) -> torch.Tensor:
@@ -126,22 +125,26 @@ class DeepR:
     @torch.no_grad()
     def rewire(self, died: torch.Tensor) -> int:
         """Activate one random dormant entry, in the same direction, per connection that died
-        (``died`` ``[2, k]``, over ``index``); the new entry takes the dead one's slot."""
-        need = died.sum(dim=1)
-        n_rewired = int(need.sum())
-        if n_rewired == 0:
+        (``died`` ``[2, k]``, over ``index``); the new entry takes the dead one's slot.
+        Returns how many were rewired."""
+        if not died.any():
             return 0
+        key = torch.rand(self.theta.view(2, -1).shape, generator=self.generator, device=self.theta.device)
+        return self.activate(died, key)
+
+    def activate(self, died: torch.Tensor, key: torch.Tensor) -> int:
+        """`rewire` with the random ``key`` ``[2, N^2]`` drawn: in each direction, the dormant
+        entries with the largest keys take the dead connections' slots, in slot order."""
+        need = died.sum(dim=1)
         flat = self.theta.view(2, -1)
-        # Random keys on dormant entries, -1 on active ones: the top `need` keys are dormant.
-        key = torch.rand(flat.shape, generator=self.generator, device=flat.device)
-        key = torch.where(flat <= 0, key, -1.0)
+        key = torch.where(flat <= 0, key, -1.0)  # -1 on active entries: the top `need` keys are dormant
         most = int(need.max())
         top = key.topk(most, dim=1).indices
         take = torch.arange(most, device=flat.device) < need.unsqueeze(1)
         flat.masked_fill_(torch.zeros_like(flat, dtype=torch.bool).scatter_(1, top, take), REACTIVATION_THETA)
         slots = died.float().argsort(dim=1, descending=True, stable=True)[:, :most]  # dead slots first
         self.index.scatter_(1, slots, torch.where(take, top, self.index.gather(1, slots)))
-        return n_rewired
+        return int(need.sum())
 
     def active_counts(self) -> torch.Tensor:
         """Active entries per direction ``[2]``."""

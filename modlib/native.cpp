@@ -1,13 +1,14 @@
 // The training step of modlib.train (engine "torch") fused into one call, `step`: batch
 // gather, forward, loss, hand-written back-propagation and Adadelta; and Deep-R's Adam and
-// random-walk step, `deepr_move` (modlib.native drives both). The matrix products are
-// ATen's, as in Python, and so is tanh (as 2 sigmoid(2z) - 1); what this file saves is
-// the rest: about sixty small tensor operations per step, each paying Python's and
-// ATen's dispatch, become a few loops over memory that is already in cache.
+// random-walk step, `deepr_move`, and its rewiring, `deepr_activate` (modlib.native drives
+// them). The matrix products are ATen's, as in Python, and so is tanh (as 2 sigmoid(2z) - 1);
+// what this file saves is the rest: about sixty small tensor operations per step, each
+// paying Python's and ATen's dispatch, become a few loops over memory already in cache.
 // Layouts follow modlib/model.py: parameters stacked over modules (first axis), the
 // joint recurrent matrix [2N, 2N] with W_hh on the diagonal, states [B, 2N].
 #include <torch/extension.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -260,11 +261,47 @@ Tensor deepr_move(Tensor theta, const Tensor& index, const Tensor& grad, Tensor 
       const float value = theta_i - update;
       dead[i] = value <= 0;
       theta_i = dead[i] ? 0.0f : value;
+      if (dead[i]) mp[i] = vp[i] = 0, t[i] = 0;  // the connection that takes the slot starts afresh
     }
   return died;
+}
+
+// Deep-R's rewiring, as modlib.deepr.DeepR.activate: in each direction, the dormant entries
+// (theta <= 0) with the largest `key` [2, N^2] take the slots of the connections that died
+// (`died` [2, k]), in slot order, and start at `reactivation`. Returns how many were rewired.
+// Equal keys (float32 random numbers tie now and then) go to the lower entry first, where
+// PyTorch's topk leaves their order to its sorting algorithm.
+int64_t deepr_activate(Tensor theta, Tensor index, const Tensor& died, const Tensor& key, double reactivation) {
+  const int64_t k = index.size(1), n = theta.size(1);
+  float* th = theta.data_ptr<float>();
+  int64_t* pos = index.data_ptr<int64_t>();
+  const bool* dead = died.data_ptr<bool>();
+  int64_t rewired = 0;
+  std::vector<int64_t> slots, dormant;
+  for (int64_t d = 0; d < 2; ++d) {
+    slots.clear();
+    for (int64_t j = 0; j < k; ++j)
+      if (dead[d * k + j]) slots.push_back(j);
+    if (slots.empty()) continue;
+    float* row = th + d * n;
+    dormant.clear();
+    for (int64_t e = 0; e < n; ++e)
+      if (row[e] <= 0) dormant.push_back(e);
+    const float* keys = key.data_ptr<float>() + d * n;
+    const auto first = dormant.begin() + slots.size();
+    std::partial_sort(dormant.begin(), first, dormant.end(),
+                      [keys](int64_t a, int64_t b) { return keys[a] > keys[b] || (keys[a] == keys[b] && a < b); });
+    for (size_t s = 0; s < slots.size(); ++s) {
+      pos[d * k + slots[s]] = dormant[s];
+      row[dormant[s]] = static_cast<float>(reactivation);
+    }
+    rewired += slots.size();
+  }
+  return rewired;
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("step", &step, "one fused training step (modlib.native)");
   m.def("deepr_move", &deepr_move, "Deep-R's Adam and random-walk step (modlib.native)");
+  m.def("deepr_activate", &deepr_activate, "Deep-R's rewiring (modlib.native)");
 }

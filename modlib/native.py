@@ -4,8 +4,7 @@
 At batch 128 the Python step spends about two thirds of its time outside the matrix
 products, in some sixty small tensor operations that each pay for Python's and PyTorch's
 dispatch; the C++ step does that work in a few loops, and calls the same ATen products.
-Deep-R's Adam and random-walk step is compiled too (`NativeDeepR`); its rewiring stays in
-Python. The two engines agree to float rounding
+Deep-R's step is compiled too (`NativeDeepR`). The two engines agree to float rounding
 (``tests/test_native.py``), not bit for bit, so a model trained by one is not the
 bit-identical twin of the same seed trained by the other; every stored result was made
 with ``engine="torch"``. CPU only, and without the authors' ``message="before"`` variant.
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from modlib.deepr import DeepR
+from modlib.deepr import REACTIVATION_THETA, DeepR
 from modlib.model import grad_buffer
 
 ENGINES = ("torch", "native")
@@ -74,10 +73,15 @@ def fused_step(model, dense, images: torch.Tensor, i0: torch.Tensor, i1: torch.T
 
 
 class NativeDeepR(DeepR):
-    """`modlib.deepr.DeepR` with its Adam and random-walk step compiled; the rewiring, rare
-    after the first steps, stays in Python."""
+    """`modlib.deepr.DeepR` with its Adam and random-walk step and its rewiring compiled. The
+    random numbers are drawn in Python, as `DeepR` draws them, so the two pick the same
+    connections, but for ties between random keys: here the lower entry wins, where `DeepR`
+    leaves them to PyTorch's topk."""
 
     def move(self, grad: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
         cfg = self.config
         return extension().deepr_move(self.theta.detach().view(2, -1), self.index, grad, self.m, self.v, self.steps,
                                       self.corrections, noise, cfg.lr, *cfg.betas, cfg.eps, self.noise_std)
+
+    def activate(self, died: torch.Tensor, key: torch.Tensor) -> int:
+        return extension().deepr_activate(self.theta.detach().view(2, -1), self.index, died, key, REACTIVATION_THETA)
