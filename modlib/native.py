@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import shutil
+import sysconfig
 from pathlib import Path
 
 import torch
@@ -46,6 +48,10 @@ def check_engine(engine: str, message: str = "after", device: str = "cpu") -> No
 @functools.cache
 def extension():
     """The compiled step (built on first use, then loaded from PyTorch's extension cache)."""
+    # pip installs ninja beside this Python, which is not on PATH unless its venv is activated
+    scripts = sysconfig.get_path("scripts")
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
     missing = [tool for tool in ("c++", "ninja") if shutil.which(tool) is None]
     if missing:
         raise RuntimeError(f"engine 'native' is compiled on first use, and this machine lacks {', '.join(missing)}: "
@@ -69,7 +75,6 @@ def fused_step(model, dense, images: torch.Tensor, i0: torch.Tensor, i1: torch.T
     state = [dense.flat, dense.grad, dense.square_avg, dense.acc_delta]
     return extension().step(images, i0, i1, target, [p.detach() for p in params], grads, model.sign, state,
                             dense.lr, dense.rho, dense.eps, model.config.n_steps, model.config.decision == "absmax")
-
 
 
 class NativeDeepR(DeepR):

@@ -1,4 +1,10 @@
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -108,3 +114,19 @@ def test_an_engine_that_cannot_run_is_refused(settings, message):
 def test_native_refuses_the_authors_message_variant():
     with pytest.raises(ValueError, match="use engine 'torch' for message='before'"):
         new_model(ModelConfig(n_connections=5, message="before"), replace(QUICK, train_images=10))
+
+
+def test_the_step_builds_with_the_ninja_pip_installed_when_the_venv_is_not_activated(tmp_path):
+    """`make` runs .venv/bin/python without activating the venv, so pip's ninja is not on PATH:
+    a PATH with the compiler's tools and no ninja must still build (into a fresh cache)."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("c++", "as", "ld"):
+        (tools / tool).symlink_to(shutil.which(tool))
+    env = {**os.environ, "PATH": str(tools), "TORCH_EXTENSIONS_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    code = ("import shutil; from modlib import native; assert shutil.which('ninja') is None; "
+            "native.extension(); print(shutil.which('ninja'))")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()).parent == Path(sysconfig.get_path("scripts"))
