@@ -35,8 +35,8 @@ from modlib.data import write_atomic
 from modlib.metrics import (MASK_OPTIONS, METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics,
                             check_mask_options, metric_options)
 from modlib.model import ModelConfig, require, require_whole_numbers, whole_number
-from modlib.structure import model_q
 from modlib.native import check_engine
+from modlib.structure import model_q
 from modlib.train import TrainConfig, check_device, train_model
 
 ARCHITECTURES = ("standard", "bottleneck")
