@@ -237,7 +237,7 @@ std::tuple<Tensor, Tensor> step(const Tensor& images, const Tensor& i0, const Te
 // modlib.deepr.DeepR.move: `theta` [2, N^2], `index` [2, k] their positions, `grad` [2, k]
 // their gradients, `steps` each one's Adam step count, `corrections` Adam's 1 - beta^t by t
 // [2, length], `noise` [2, k] standard normal (absent without a walk). Thetas that reach
-// <= 0 are set to 0; returns them as a mask [2, k].
+// <= 0 are set to 0, and their Adam state too; returns them as a mask [2, k].
 Tensor deepr_move(Tensor theta, const Tensor& index, const Tensor& grad, Tensor m, Tensor v, Tensor steps,
                   const Tensor& corrections, const std::optional<Tensor>& noise, double lr, double beta1,
                   double beta2, double eps, double noise_std) {
