@@ -19,8 +19,11 @@ QUICK = TrainConfig(epochs=1, train_images=2000, test_images=500, seed=3)
 
 @needs_mnist
 @pytest.mark.parametrize("device", DEVICES)
-def test_same_seed_same_numbers(device):
-    cfg = replace(QUICK, device=device)
+@pytest.mark.parametrize("engine", ["torch", "native"])
+def test_same_seed_same_numbers(engine, device):
+    if engine == "native" and device != "cpu":
+        pytest.skip("the native engine runs on the CPU only")
+    cfg = replace(QUICK, device=device, engine=engine)
     _, a = train_model(ModelConfig(n_connections=5), cfg, progress=False)
     _, b = train_model(ModelConfig(n_connections=5), cfg, progress=False)
     _, c = train_model(ModelConfig(n_connections=5), replace(cfg, seed=4), progress=False)
