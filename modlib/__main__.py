@@ -1,4 +1,5 @@
-"""Command line: ``python -m modlib {data,train,bench,metrics,sweep,reproduce,rerun,claims,figures} ...``."""
+"""The reproduction's command line: fetch MNIST, train and measure one model, benchmark training,
+and run, check and plot sweeps. `python -m modlib COMMAND --help` describes each command."""
 
 from __future__ import annotations
 

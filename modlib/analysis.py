@@ -126,8 +126,8 @@ Q_035_P = 0.176  # claim (d): the p at which Q = 0.35
 def claim_figures(table: pd.DataFrame, resamples: int = 1000) -> dict[str, float]:
     """The numbers behind the verdicts of `claims`, by name, as plain floats (the book pastes
     them into its prose, so that no number there is typed by hand). Per measure ``m`` (those
-    in the table): ``m_densest`` and ``m_sparsest`` (mean specialization at p = 1 and at the
-    sparsest level ``sparsest_p``), ``m_spearman`` (rank correlation with sparsity),
+    in the table): ``m_densest`` and ``m_sparsest`` (mean specialization at the densest level
+    ``densest_p``, 1 in the paper's sweep, and at the sparsest level ``sparsest_p``), ``m_spearman`` (rank correlation with sparsity),
     ``m_onset`` (`onset_p`) with ``m_onset_value`` (the mean there) and ``m_threshold`` (the
     quarter of the rise it had to exceed), ``m_late_share`` / ``m_early_share`` (share of
     seed resamples whose onset is at or below `LATE_ONSET` / at or above `EARLY_ONSET`),
@@ -148,7 +148,7 @@ def claim_figures(table: pd.DataFrame, resamples: int = 1000) -> dict[str, float
             onset=onset, onset_value=curve.get(onset, np.nan), threshold=base + ONSET_FRACTION * rise,
             late_share=(resampled <= LATE_ONSET).mean(), early_share=(resampled >= EARLY_ONSET).mean(),
             at_q035=at_q, q035_share=(at_q - base) / rise if rise > 0 else np.nan).items()}
-        figures["sparsest_p"] = float(curve.index[0])
+        figures |= dict(sparsest_p=float(curve.index[0]), densest_p=float(curve.index[-1]))
     acc = table.loc[table["metric"] == "accuracy", "value"]
     if len(acc):
         figures |= dict(models=float(len(acc)), accuracy_share=float((acc >= 0.9).mean()),
@@ -167,35 +167,45 @@ def claims(table: pd.DataFrame) -> pd.DataFrame:
     level below 0.11) for the weight mask; (d) at Q = 0.35 (p = 0.176) less than 10% of the
     full rise; (e) every model at or above 0.90 test accuracy ("partly" if the median is).
     Verdicts use the means over seeds; for each onset, the share of seed resamples in which
-    its criterion holds (`bootstrap_onsets`) says how firm the verdict is.
+    its criterion holds (`bootstrap_onsets`) says how firm the verdict is. A claim about a p
+    that the sweep's levels do not straddle (b, c, d) is "not tested": there its criterion
+    would hold, or fail, whatever the models did.
     """
     f = claim_figures(table)
     measures = [m for m in MEASURES if f"{m}_onset" in f]
     rows = []
+
+    def row(claim: str, says: str, p: float, finding: str, verdict: str) -> None:
+        """A claim about ``p``, tested only where the sweep has levels on both sides of it."""
+        if not f["sparsest_p"] < p < f["densest_p"]:
+            finding, verdict = (f"needs levels on both sides of p = {p:g}; this sweep's are p = "
+                                f"{f['sparsest_p']:g} to {f['densest_p']:g}"), "not tested"
+        rows.append((claim, says, finding, verdict))
+
     for metric in measures:
         up = f[f"{metric}_sparsest"] > f[f"{metric}_densest"]
         verdict = "reproduced" if up and f[f"{metric}_spearman"] >= 0.8 else "partly" if up else "not reproduced"
         rows.append(("a", f"{metric} increases with sparsity",
-                     f"from {f[f'{metric}_densest']:.2f} at p=1 to {f[f'{metric}_sparsest']:.2f} at "
+                     f"from {f[f'{metric}_densest']:.2f} at p={f['densest_p']:g} to {f[f'{metric}_sparsest']:.2f} at "
                      f"p={f['sparsest_p']:g}; Spearman {f[f'{metric}_spearman']:.2f}", verdict))
     for metric in [m for m in ("bottleneck", "correlation") if m in measures]:
         onset = f[f"{metric}_onset"]
-        rows.append(("b", f"{metric} rises only for p < 0.01 (Q > 0.49)",
-                     f"onset at p = {onset:g} (<= {LATE_ONSET} in {f[f'{metric}_late_share']:.0%} of seed "
-                     f"resamples)", "reproduced" if onset <= LATE_ONSET else "not reproduced"))
+        row("b", f"{metric} rises only for p < 0.01 (Q > 0.49)", LATE_ONSET,
+            f"onset at p = {onset:g} (<= {LATE_ONSET} in {f[f'{metric}_late_share']:.0%} of seed resamples)",
+            "reproduced" if onset <= LATE_ONSET else "not reproduced")
     if "weight_mask" in measures:
         onset = f["weight_mask_onset"]
         others = [f[f"{m}_onset"] for m in ("bottleneck", "correlation") if m in measures]
         earlier, clear = all(onset > o for o in others), onset >= EARLY_ONSET
-        rows.append(("c", "weight mask rises earlier, clearly by p < 0.11 (Q > 0.4)",
-                     f"onset at p = {onset:g} (>= {EARLY_ONSET} in {f['weight_mask_early_share']:.0%} of seed "
-                     f"resamples; others: {', '.join(f'{o:g}' for o in others)})",
-                     "reproduced" if earlier and clear else "partly" if earlier or clear else "not reproduced"))
+        row("c", "weight mask rises earlier, clearly by p < 0.11 (Q > 0.4)", EARLY_ONSET,
+            f"onset at p = {onset:g} (>= {EARLY_ONSET} in {f['weight_mask_early_share']:.0%} of seed "
+            f"resamples; others: {', '.join(f'{o:g}' for o in others)})",
+            "reproduced" if earlier and clear else "partly" if earlier or clear else "not reproduced")
     for metric in measures:
         share = f[f"{metric}_q035_share"]
-        rows.append(("d", f"{metric}: little or no specialization at Q = 0.35",
-                     f"{f[f'{metric}_at_q035']:.2f} at p = {Q_035_P}, {100 * share:.0f}% of the full rise",
-                     "reproduced" if share < 0.1 else "not reproduced"))
+        row("d", f"{metric}: little or no specialization at Q = 0.35", Q_035_P,
+            f"{f[f'{metric}_at_q035']:.2f} at p = {Q_035_P}, {100 * share:.0f}% of the full rise",
+            "reproduced" if share < 0.1 else "not reproduced")
     if "models" in f:
         verdict = ("reproduced" if f["accuracy_min"] >= 0.9 else "partly" if f["accuracy_median"] >= 0.9
                    else "not reproduced")

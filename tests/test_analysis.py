@@ -42,6 +42,17 @@ def test_onsets_without_seed_noise_are_certain():
     assert "in 100% of seed resamples" in verdicts.loc["b", "we find"]
 
 
+def test_claims_about_a_p_outside_the_sweeps_levels_are_not_tested():
+    sparse = {p: [s] * 4 for p, s in zip(LEVELS[:3], [1.0, 0.5, 0.0])}  # levels stop at p = 0.01
+    table = pd.concat([spec_table(sparse), spec_table(sparse, metric="weight_mask")])
+    verdicts = claims(table).set_index(["claim", "the paper says"])["verdict"]
+    assert verdicts.loc["a"].eq("reproduced").all()
+    assert verdicts.loc[["b", "c", "d"]].eq("not tested").all()  # about p = 0.01, 0.046, 0.176
+    assert "at p=0.01 to 1.00 at p=0.0001" in claims(table).set_index("claim").loc["a", "we find"].iloc[0]
+    full = claims(spec_table({p: [s] * 4 for p, s in zip(LEVELS, [1.0, 0.5, 0.2, 0.0, 0.0])}))
+    assert "not tested" not in full["verdict"].tolist()
+
+
 def test_verdicts_side_by_side_say_where_two_sweeps_agree():
     late = claims(spec_table({p: [s] * 4 for p, s in zip(LEVELS, [1.0, 0.5, 0.2, 0.0, 0.0])}))
     early = claims(spec_table({p: [s] * 4 for p, s in zip(LEVELS, [1.0, 0.9, 0.8, 0.7, 0.0])}))
