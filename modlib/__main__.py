@@ -85,6 +85,8 @@ def cmd_metrics(args):
     import json
     import time
 
+    import numpy as np
+
     from modlib.metrics import METRIC_FUNCTIONS, MetricData, applicable_metrics, check_mask_options, metric_options
     from modlib.train import load_run
 
@@ -99,9 +101,10 @@ def cmd_metrics(args):
         result = METRIC_FUNCTIONS[name](model, data, seed=args.seed, **metric_options(name, settings))
         results[name] = {key: getattr(v, "tolist", lambda: v)() for key, v in result.items()}
         results[name]["seconds"] = round(time.perf_counter() - start, 2)
-        print(f"{name}: M={results[name]['M']} specialization={results[name]['specialization']} "
-              f"({results[name]['seconds']} s)")
+        rounded = {key: np.round(results[name][key], 3).tolist() for key in ("M", "specialization")}
+        print(f"{name}: M={rounded['M']} specialization={rounded['specialization']} ({results[name]['seconds']} s)")
     (args.run / "metrics.json").write_text(json.dumps(results, indent=2))
+    print(f"metrics in {args.run / 'metrics.json'} (M[module][subtask], unrounded)")
 
 
 def cmd_sweep(args):

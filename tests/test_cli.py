@@ -2,6 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -78,6 +79,24 @@ def test_train_with_the_native_engine_records_it(tmp_path):
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["train"]["engine"] == "native" and len(record["history"]) == 1
+
+
+@needs_mnist
+def test_metrics_of_a_trained_run_are_printed_and_saved_beside_it(tmp_path):
+    import json
+
+    trained = cli("train", "-k", "3", "--epochs", "1", "--train-images", "500", "--test-images", "200",
+                  "--out", str(tmp_path))
+    assert trained.returncode == 0, trained.stderr
+    result = cli("metrics", str(tmp_path), "--metric", "correlation", "--metric", "cka")
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert list(saved) == ["correlation", "cka"]
+    for name, values in saved.items():
+        assert np.shape(values["M"]) == (2, 2) and len(values["specialization"]) == 2
+        printed = next(line for line in result.stdout.splitlines() if line.startswith(f"{name}: "))
+        assert f"specialization={np.round(values['specialization'], 3).tolist()}" in printed
+    assert result.stdout.strip().splitlines()[-1].startswith(f"metrics in {tmp_path / 'metrics.json'}")
 
 
 def test_train_options_not_given_keep_the_defaults():
