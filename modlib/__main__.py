@@ -108,7 +108,9 @@ def cmd_metrics(args):
 
 
 def cmd_sweep(args):
-    from modlib.sweep import PRESETS, config_with_overrides, run_sweep
+    from pathlib import Path
+
+    from modlib.sweep import base_config, config_with_overrides, run_sweep
 
     overrides = given(args, SWEEP_SETTINGS)
     if args.levels is not None:
@@ -116,7 +118,7 @@ def cmd_sweep(args):
             raise ValueError("give --levels (that many levels, geometric in k) or --connections (a list of k), "
                              "not both")
         overrides["k_values"] = ()  # a preset's own list of k would otherwise win
-    cfg = config_with_overrides(args.preset, **overrides)
+    cfg = config_with_overrides(args.preset, args.results, **overrides)
     if args.show:
         for key, value in cfg.to_dict().items():
             unused = " (not used: k_values are given)" if key == "levels" and cfg.k_values else ""
@@ -124,11 +126,11 @@ def cmd_sweep(args):
         print(f"{'connections':>15}: {cfg.connections()}")
         print(f"{'jobs':>15}: {len(cfg.jobs())}")
         return
-    preset = PRESETS[args.preset].to_dict()
-    changed = [f"{key}={value}" for key, value in cfg.to_dict().items() if value != preset[key]]
+    base = base_config(args.preset, args.results).to_dict()
+    changed = [f"{key}={value}" for key, value in cfg.to_dict().items() if value != base[key]]
     if changed and args.name is None:
-        raise ValueError(f"overriding the {args.preset!r} preset ({', '.join(changed)}) needs --name NAME, "
-                         f"so that its results do not mix with results/{args.preset}")
+        raise ValueError(f"overriding {args.preset!r} ({', '.join(changed)}) needs --name NAME, "
+                         f"so that its results do not mix with {Path(args.results) / args.preset}")
     folder = run_sweep(cfg, args.results, shard=args.shard, resume=args.resume, fresh=args.fresh,
                        workers=args.workers)
     print(f"results in {folder / 'results.csv'}")
@@ -291,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     from modlib.sweep import PRESETS
 
     p = sub.add_parser("sweep", help="train and measure every (level, seed, architecture)")
-    p.add_argument("--preset", required=True, help=f"one of {', '.join(PRESETS)}; --show lists its settings")
+    p.add_argument("--preset", required=True, help=f"one of {', '.join(PRESETS)}; or the name of a sweep you ran "
+                   f"(in --results), to resume or change it; --show lists its settings")
     p.add_argument("--show", action="store_true", help="print the settings and exit")
     p.add_argument("--resume", action="store_true", help="skip finished jobs")
     p.add_argument("--fresh", action="store_true", help="discard stored results of this sweep first")

@@ -484,15 +484,26 @@ def machine(device: str = "cpu") -> dict:
             "device": processor(device), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
 
 
-def config_with_overrides(preset: str, **overrides) -> SweepConfig:
-    """A preset with some fields replaced; unknown presets and fields raise a clear error."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+def base_config(name: str, results: str | Path = "results") -> SweepConfig:
+    """Preset ``name``, or else the sweep stored in ``results/<name>`` (its ``config.json``): a
+    sweep run with your own settings resumes by its name alone, and new sweeps can start from it."""
+    if name in PRESETS:
+        return PRESETS[name]
+    stored = Path(results) / name / "config.json"
+    if not stored.exists():
+        raise ValueError(f"unknown preset {name!r}, and no sweep stored at {stored}; choose one of "
+                         f"{', '.join(PRESETS)}, or a sweep you ran (its --name)")
+    return replace(SweepConfig.from_dict(json.loads(stored.read_text())), name=name)
+
+
+def config_with_overrides(preset: str, results: str | Path = "results", **overrides) -> SweepConfig:
+    """A preset (or a sweep stored in ``results``, `base_config`) with some fields replaced;
+    unknown presets and fields raise a clear error."""
     names = {f.name for f in fields(SweepConfig)}
     unknown = set(overrides) - names
     if unknown:
         raise ValueError(f"unknown sweep setting(s) {sorted(unknown)}; valid: {sorted(names)}")
-    return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+    return replace(base_config(preset, results), **{k: v for k, v in overrides.items() if v is not None})
 
 
 def load_results(name: str, results: str | Path = "results") -> pd.DataFrame:

@@ -18,15 +18,15 @@ def cli(*args):
 
 @pytest.mark.parametrize("args, message", [
     (["sweep", "--preset", "nope"], "unknown preset 'nope'"),
-    (["sweep", "--preset", "paper", "--seeds", "3"], "preset (seeds=3) needs --name"),
-    (["sweep", "--preset", "paper-cuda", "--device", "cpu"], "preset (device=cpu) needs --name"),
+    (["sweep", "--preset", "paper", "--seeds", "3"], "overriding 'paper' (seeds=3) needs --name"),
+    (["sweep", "--preset", "paper-cuda", "--device", "cpu"], "overriding 'paper-cuda' (device=cpu) needs --name"),
     (["sweep", "--preset", "smoke", "--name", "x", "--levels", "0"], "levels must be >= 1"),
     (["train", "-k", "0", "--out", "unused"], "n_connections must be between 1"),
     (["metrics", "no/such/run"], "holds no run.json"),
     (["train", "-k", "3", "--device", "cdua", "--out", "unused"], "unknown device 'cdua': use cpu or cuda"),
     (["train", "-k", "3", "--deepr-lr", "0.1", "--out", "unused"], "deepr_lr_range must be two positive"),
     (["sweep", "--preset", "paper", "--name", "x", "--levels", "3", "-k", "1,2"], "--levels (that many levels"),
-    (["sweep", "--preset", "paper", "--rule", "equation"], "preset (rule=equation) needs --name"),
+    (["sweep", "--preset", "paper", "--rule", "equation"], "overriding 'paper' (rule=equation) needs --name"),
     (["sweep", "--preset", "smoke", "--name", "x", "--mask-fraction", "5"], "0 < q < 1 (--mask-fraction"),
     (["sweep", "--preset", "smoke", "--name", "x", "--mask-repeats", "0"], "repeats >= 1 (--mask-repeats)"),
     (["metrics", "no/such/run", "--mask-repeats", "0"], "repeats >= 1 (--mask-repeats)"),
@@ -136,6 +136,21 @@ def test_an_empty_metric_list_means_training_only():
     result = cli("sweep", "--preset", "smoke", "--name", "x", "--metrics", "", "--show")
     assert result.returncode == 0
     assert "metrics: []" in result.stdout
+
+
+@needs_mnist
+def test_a_sweep_of_your_own_settings_resumes_by_its_name(tmp_path):
+    results = str(tmp_path)
+    first = cli("sweep", "--preset", "smoke", "--name", "mine", "--connections", "3", "--architectures", "standard",
+                "--metrics", "", "--train-images", "500", "--test-images", "200", "--results", results)
+    assert first.returncode == 0, first.stderr
+    again = cli("sweep", "--preset", "mine", "--resume", "--results", results)
+    assert again.returncode == 0, again.stderr
+    assert f"results in {tmp_path / 'mine' / 'results.csv'}" in again.stdout
+    changed = cli("sweep", "--preset", "mine", "--seeds", "2", "--results", results)
+    assert changed.returncode == 1 and "overriding 'mine' (seeds=2) needs --name" in changed.stderr
+    shown = cli("sweep", "--preset", "mine", "--name", "mine2", "--seeds", "2", "--show", "--results", results)
+    assert "connections: [3]" in shown.stdout and "jobs: 2" in shown.stdout
 
 
 def test_paper_preset_is_printable():

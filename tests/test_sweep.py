@@ -60,6 +60,17 @@ def test_bad_settings_give_one_clear_error(preset, overrides, message):
         config_with_overrides(preset, **overrides)
 
 
+def test_a_stored_sweep_of_your_own_settings_is_a_base_like_a_preset(tmp_path):
+    mine = replace(PRESETS["smoke"], name="mine", seeds=2, k_values=(3, 30))
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "config.json").write_text(json.dumps(mine.to_dict()))
+    assert config_with_overrides("mine", tmp_path) == mine
+    assert config_with_overrides("mine", tmp_path, name="more", seeds=4) == replace(mine, name="more", seeds=4)
+    assert config_with_overrides("paper", tmp_path) == PRESETS["paper"]  # a preset wins over a folder
+    with pytest.raises(ValueError, match=r"unknown preset 'mine', and no sweep stored at .*mine/config.json"):
+        config_with_overrides("mine", tmp_path / "elsewhere")
+
+
 def test_the_training_floor_counts_the_epochs_each_model_trained():
     from modlib.bench import flops_per_pair
     from modlib.sweep import training_floor
