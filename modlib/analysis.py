@@ -128,8 +128,9 @@ def claim_figures(table: pd.DataFrame, resamples: int = 1000) -> dict[str, float
     them into its prose, so that no number there is typed by hand). Per measure ``m`` (those
     in the table): ``m_densest`` and ``m_sparsest`` (mean specialization at the densest level
     ``densest_p``, 1 in the paper's sweep, and at the sparsest level ``sparsest_p``),
-    ``m_spearman`` (rank correlation with sparsity), ``m_onset`` (`onset_p`) with ``m_onset_value`` (the mean there) and ``m_threshold`` (the
-    quarter of the rise it had to exceed), ``m_late_share`` / ``m_early_share`` (share of
+    ``m_spearman`` (rank correlation with sparsity), ``m_onset`` (`onset_p`) with
+    ``m_onset_value`` (the mean there) and ``m_threshold`` (the quarter of the rise it had to
+    exceed), ``m_late_share`` / ``m_early_share`` (share of
     seed resamples whose onset is at or below `LATE_ONSET` / at or above `EARLY_ONSET`),
     ``m_at_q035`` and ``m_q035_share`` (specialization at Q = 0.35 and its share of the
     full rise). Then ``models``, ``accuracy_share`` (share at or above 0.90 test accuracy),
