@@ -145,7 +145,8 @@ def claim_figures(table: pd.DataFrame, resamples: int = 1000) -> dict[str, float
         onset, resampled = onset_p(curve), bootstrap_onsets(spec, metric, resamples)
         at_q = spec_at(curve, Q_035_P)
         figures |= {f"{metric}_{name}": float(value) for name, value in dict(
-            densest=base, sparsest=curve.iloc[0], spearman=curve.rank().corr(log_sparsity.rank()),
+            densest=base, sparsest=curve.iloc[0],
+            spearman=curve.rank().corr(log_sparsity.rank()) if len(curve) > 1 else np.nan,
             onset=onset, onset_value=curve.get(onset, np.nan), threshold=base + ONSET_FRACTION * rise,
             late_share=(resampled <= LATE_ONSET).mean(), early_share=(resampled >= EARLY_ONSET).mean(),
             at_q035=at_q, q035_share=(at_q - base) / rise if rise > 0 else np.nan).items()}
@@ -169,8 +170,8 @@ def claims(table: pd.DataFrame) -> pd.DataFrame:
     full rise; (e) every model at or above 0.90 test accuracy ("partly" if the median is).
     Verdicts use the means over seeds; for each onset, the share of seed resamples in which
     its criterion holds (`bootstrap_onsets`) says how firm the verdict is. A claim about a p
-    that the sweep's levels do not straddle (b, c, d) is "not tested": there its criterion
-    would hold, or fail, whatever the models did.
+    that the sweep's levels do not straddle (b, c, d), or (a) on a single level, is "not
+    tested": there its criterion would hold, or fail, whatever the models did.
     """
     f = claim_figures(table)
     measures = [m for m in MEASURES if f"{m}_onset" in f]
@@ -186,9 +187,11 @@ def claims(table: pd.DataFrame) -> pd.DataFrame:
     for metric in measures:
         up = f[f"{metric}_sparsest"] > f[f"{metric}_densest"]
         verdict = "reproduced" if up and f[f"{metric}_spearman"] >= 0.8 else "partly" if up else "not reproduced"
-        rows.append(("a", f"{metric} increases with sparsity",
-                     f"from {f[f'{metric}_densest']:.2f} at p={f['densest_p']:g} to {f[f'{metric}_sparsest']:.2f} at "
-                     f"p={f['sparsest_p']:g}; Spearman {f[f'{metric}_spearman']:.2f}", verdict))
+        finding = (f"from {f[f'{metric}_densest']:.2f} at p={f['densest_p']:g} to {f[f'{metric}_sparsest']:.2f} at "
+                   f"p={f['sparsest_p']:g}; Spearman {f[f'{metric}_spearman']:.2f}")
+        if f["sparsest_p"] == f["densest_p"]:
+            finding, verdict = f"needs two levels or more; this sweep has one, p = {f['sparsest_p']:g}", "not tested"
+        rows.append(("a", f"{metric} increases with sparsity", finding, verdict))
     for metric in [m for m in ("bottleneck", "correlation") if m in measures]:
         onset = f[f"{metric}_onset"]
         row("b", f"{metric} rises only for p < 0.01 (Q > 0.49)", LATE_ONSET,

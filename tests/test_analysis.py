@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -51,6 +53,10 @@ def test_claims_about_a_p_outside_the_sweeps_levels_are_not_tested():
     assert "at p=0.01 to 1.00 at p=0.0001" in claims(table).set_index("claim").loc["a", "we find"].iloc[0]
     full = claims(spec_table({p: [s] * 4 for p, s in zip(LEVELS, [1.0, 0.5, 0.2, 0.0, 0.0])}))
     assert "not tested" not in full["verdict"].tolist()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no correlation of a single point
+        single = claims(spec_table({1e-2: [0.5] * 4})).set_index("claim")
+    assert single.loc["a", "verdict"] == "not tested" and "this sweep has one, p = 0.01" in single.loc["a", "we find"]
 
 
 def test_verdicts_side_by_side_say_where_two_sweeps_agree():
