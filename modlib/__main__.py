@@ -118,7 +118,8 @@ def cmd_sweep(args):
             raise ValueError("give --levels (that many levels, geometric in k) or --connections (a list of k), "
                              "not both")
         overrides["k_values"] = ()  # a preset's own list of k would otherwise win
-    cfg = config_with_overrides(args.preset, args.results, **overrides)
+    base = base_config(args.preset, args.results)
+    cfg = config_with_overrides(base, **overrides)
     if args.show:
         for key, value in cfg.to_dict().items():
             unused = " (not used: k_values are given)" if key == "levels" and cfg.k_values else ""
@@ -126,8 +127,8 @@ def cmd_sweep(args):
         print(f"{'connections':>15}: {cfg.connections()}")
         print(f"{'jobs':>15}: {len(cfg.jobs())}")
         return
-    base = base_config(args.preset, args.results).to_dict()
-    changed = [f"{key}={value}" for key, value in cfg.to_dict().items() if value != base[key]]
+    before = base.to_dict()
+    changed = [f"{key}={value}" for key, value in cfg.to_dict().items() if value != before[key]]
     if changed and args.name is None:
         raise ValueError(f"overriding {args.preset!r} ({', '.join(changed)}) needs --name NAME, "
                          f"so that its results do not mix with {Path(args.results) / args.preset}")

@@ -496,14 +496,15 @@ def base_config(name: str, results: str | Path = "results") -> SweepConfig:
     return replace(SweepConfig.from_dict(json.loads(stored.read_text())), name=name)
 
 
-def config_with_overrides(preset: str, results: str | Path = "results", **overrides) -> SweepConfig:
-    """A preset (or a sweep stored in ``results``, `base_config`) with some fields replaced;
-    unknown presets and fields raise a clear error."""
+def config_with_overrides(preset: str | SweepConfig, results: str | Path = "results", **overrides) -> SweepConfig:
+    """A preset (or a sweep stored in ``results``, `base_config`; or a config already looked up)
+    with some fields replaced; unknown presets and fields raise a clear error."""
     names = {f.name for f in fields(SweepConfig)}
     unknown = set(overrides) - names
     if unknown:
         raise ValueError(f"unknown sweep setting(s) {sorted(unknown)}; valid: {sorted(names)}")
-    return replace(base_config(preset, results), **{k: v for k, v in overrides.items() if v is not None})
+    base = preset if isinstance(preset, SweepConfig) else base_config(preset, results)
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def load_results(name: str, results: str | Path = "results") -> pd.DataFrame:
