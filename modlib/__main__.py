@@ -264,7 +264,9 @@ def add_model_arguments(p, connections_default=None):
     p.add_argument("--connections", "-k", type=int, required=connections_default is None,
                    default=connections_default, help="interconnections per direction, 1..N^2")
     p.add_argument("--bottleneck", type=int, default=None, help="bottleneck width (the paper's: 5)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the initial weights, the training pairs and Deep-R's draws (default 0); "
+                        "the test pairs are the same for every seed")
     add_setting_arguments(p)
 
 
