@@ -110,7 +110,7 @@ def cmd_metrics(args):
 def cmd_sweep(args):
     from pathlib import Path
 
-    from modlib.sweep import base_config, config_with_overrides, run_sweep
+    from modlib.sweep import base_config, config_with_overrides, read_provenance, run_sweep
 
     overrides = given(args, SWEEP_SETTINGS)
     if args.levels is not None:
@@ -134,7 +134,8 @@ def cmd_sweep(args):
                          f"so that its results do not mix with {Path(args.results) / args.preset}")
     folder = run_sweep(cfg, args.results, shard=args.shard, resume=args.resume, fresh=args.fresh,
                        workers=args.workers)
-    print(f"results in {folder / 'results.csv'}")
+    stored = read_provenance(cfg.name, args.results)
+    print(f"{stored['jobs_finished']} of {stored['jobs_total']} jobs finished; results in {folder / 'results.csv'}")
 
 
 def cmd_rerun(args):

@@ -295,11 +295,11 @@ def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0
     check_folder(folder, cfg, resume)
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / "config.json", json.dumps(cfg.to_dict(), indent=2).encode())
-    if workers > 1:
+    todo = select_jobs(cfg, (i, n), done=set(stored_rows(folder)["job"]))
+    if workers > 1 and todo:  # with nothing left, no workers to start
         run_workers(cfg, results, (i, n), workers, progress, started)
         return folder
     commit = git_commit()  # the code that computes this run's jobs
-    todo = select_jobs(cfg, (i, n), done=set(stored_rows(folder)["job"]))
     data = MetricData.load(cfg.train_config(0)) if todo else None
     def throughput():
         return matmul_throughput(cfg.model_config(1, "standard"), cfg.batch_size, cfg.device)
@@ -307,7 +307,7 @@ def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0
     before = throughput() if todo else None
     run = {"started": started, "command": " ".join(sys.argv), "git_commit": commit}
     try:
-        for job in tqdm(todo, desc=f"sweep {cfg.name} [{i}/{n}]", disable=not progress, unit="model",
+        for job in tqdm(todo, desc=f"sweep {cfg.name} [{i}/{n}]", disable=not (progress and todo), unit="model",
                         position=position):
             write_csv_atomic(run_job(cfg, job, data), folder / "jobs" / f"{job_id(job)}.csv")
         # The shared machine's speed drifts over a long run: average a measurement at each end.

@@ -144,9 +144,10 @@ def test_a_sweep_of_your_own_settings_resumes_by_its_name(tmp_path):
     first = cli("sweep", "--preset", "smoke", "--name", "mine", "--connections", "3", "--architectures", "standard",
                 "--metrics", "", "--train-images", "500", "--test-images", "200", "--results", results)
     assert first.returncode == 0, first.stderr
-    again = cli("sweep", "--preset", "mine", "--resume", "--results", results)
+    again = cli("sweep", "--preset", "mine", "--resume", "--workers", "2", "--results", results)
     assert again.returncode == 0, again.stderr
-    assert f"results in {tmp_path / 'mine' / 'results.csv'}" in again.stdout
+    assert f"1 of 1 jobs finished; results in {tmp_path / 'mine' / 'results.csv'}" in again.stdout
+    assert "model" not in again.stderr  # nothing left to do: no workers, no empty progress bars
     changed = cli("sweep", "--preset", "mine", "--seeds", "2", "--results", results)
     assert changed.returncode == 1 and "overriding 'mine' (seeds=2) needs --name" in changed.stderr
     shown = cli("sweep", "--preset", "mine", "--name", "mine2", "--seeds", "2", "--show", "--results", results)

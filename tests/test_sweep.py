@@ -196,8 +196,10 @@ def test_an_interrupted_sweep_keeps_its_finished_jobs_and_time(tmp_path, monkeyp
     provenance = read_provenance("tiny", tmp_path)
     assert provenance["jobs_finished"] == 4 and provenance["runs"][0] == first and len(provenance["runs"]) == 2
     assert provenance["wall_seconds"] == pytest.approx(sum(r["worker_seconds"][0] for r in provenance["runs"]))
-    monkeypatch.setattr(sweep, "git_commit", lambda: "later")  # a resume with nothing left to do changes nothing
-    run_sweep(TINY, tmp_path, resume=True, progress=False)
+    # a resume with nothing left to do changes nothing, and starts no workers
+    monkeypatch.setattr(sweep, "git_commit", lambda: "later")
+    monkeypatch.setattr(sweep, "run_workers", None)
+    run_sweep(TINY, tmp_path, resume=True, progress=False, workers=2)
     assert read_provenance("tiny", tmp_path) == provenance
 
 
