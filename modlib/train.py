@@ -322,7 +322,7 @@ def reached(stop_accuracy: float | None, history: list[dict]) -> bool:
 def train_model(model_cfg: ModelConfig, cfg: TrainConfig, progress: bool = True, on_step=None,
                 splits: tuple[Split, Split] | None = None):
     """Train one model from scratch. Returns ``(model, record)``; the record holds both
-    configs, per-epoch loss and accuracies, and timings. Same seed and threads, same numbers
+    configs, per-epoch loss, accuracies and Deep-R rewirings, and timings. Same seed and threads, same numbers
     (one thread and two round some small products differently: chapter "Training", "Speed").
     ``splits``: the (train, test) splits already loaded for ``cfg``, to save reading MNIST again."""
     model, dense, sparse = new_model(model_cfg, cfg)
