@@ -30,7 +30,7 @@ MODEL_SETTINGS = {"n_hidden": "hidden", "n_connections": "connections", "bottlen
 TRAIN_SETTINGS = {"seed": "seed", "epochs": "epochs", "batch_size": "batch_size", "rule": "rule",
                   "modulus": "modulus", "exclude": "exclude", "balance": "balance", "deepr_lr_range": "deepr_lr",
                   "train_readout": "train_readout", "stop_accuracy": "stop_accuracy", "train_images": "train_images",
-                  "test_images": "test_images", "device": "device", "engine": "engine"}
+                  "test_images": "test_images", "device": "device", "engine": "engine", "rewire": "rewire"}
 MASK_SETTINGS = {"mask_fraction": "mask_fraction", "mask_repeats": "mask_repeats"}  # as MASK_OPTIONS in metrics
 # A sweep sets k and the architectures (with or without the bottleneck) itself, and numbers its seeds.
 SWEEP_SETTINGS = {**{field: arg for field, arg in {**MODEL_SETTINGS, **TRAIN_SETTINGS}.items()
@@ -252,6 +252,10 @@ def add_setting_arguments(p):
     p.add_argument("--stop-accuracy", type=float, metavar="ACC",
                    help="stop once an epoch (from the second on) reaches this test accuracy (default: never; "
                         "the authors' code: 0.9)")
+    p.add_argument("--rewire", action=argparse.BooleanOptionalAction,
+                   help="Deep-R replaces a connection whose theta falls through zero (default: yes, the paper's); "
+                        "--no-rewire is a control: the k connections drawn at the start are kept, and one that "
+                        "crosses zero changes sign instead")
     p.add_argument("--train-images", type=int, help="use only the first n training images")
     p.add_argument("--test-images", type=int, help="use only the first n test images")
     p.add_argument("--device", help="cpu (default) or cuda")

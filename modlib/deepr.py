@@ -7,6 +7,12 @@ active thetas take an Adam step and a random-walk step; every theta that falls t
 ``<= 0`` becomes dormant, and for each one a dormant entry of the same direction, picked
 at random, is activated with a small positive theta. So exactly k entries per direction are
 active at all times. "Active" means ``theta > 0`` everywhere in this module.
+
+``rewire=False`` is a control, not the paper's method: a theta that falls through zero
+changes its connection's sign instead of dying, so the k connections drawn at the start
+are kept and each is an ordinary weight of either sign trained by Adam (at k = N^2, a fully
+connected interconnection). It separates what the fixed signs and restarts cost from what
+Adam's rate costs.
 """
 
 from __future__ import annotations
@@ -46,12 +52,14 @@ def deepr_lr(p: float, n_hidden: int, lr_sparse: float = 0.1, lr_dense: float = 
 @dataclass(frozen=True)
 class DeepRConfig:
     """``walk`` is the random walk's standard deviation per step at p -> 0, in units of the
-    learning rate; it is annealed as ``(1 - p)`` so that it vanishes when p = 1."""
+    learning rate; it is annealed as ``(1 - p)`` so that it vanishes when p = 1. ``rewire``:
+    the paper's Deep-R (True), or the control that flips signs instead (module docstring)."""
 
     lr: float = 0.1
     walk: float = 0.01
     betas: tuple[float, float] = (0.95, 0.999)  # the paper lists one Adam beta, 0.95
     eps: float = 1e-8
+    rewire: bool = True
 
 
 class DeepR:
@@ -59,12 +67,16 @@ class DeepR:
 
     The optimiser state lives on the k active entries only (``index`` ``[2, k]`` holds their
     flat positions), so a step costs O(k) rather than O(N^2) element-wise work. ``theta``
-    must not be changed by anything else while this optimiser trains it.
+    must not be changed by anything else while this optimiser trains it. ``sign``, the
+    model's signs, is needed only without rewiring, which changes them.
     """
 
     def __init__(self, theta: torch.nn.Parameter, k: int, config: DeepRConfig = DeepRConfig(),
-                 generator: torch.Generator | None = None):
-        self.theta, self.k, self.config, self.generator = theta, k, config, generator
+                 generator: torch.Generator | None = None, sign: torch.Tensor | None = None):
+        if not config.rewire and sign is None:
+            raise ValueError("DeepR without rewiring flips the signs of the connections that cross zero: "
+                             "pass the model's signs, DeepR(..., sign=model.sign)")
+        self.theta, self.k, self.config, self.generator, self.sign = theta, k, config, generator, sign
         active = theta.detach().view(2, -1) > 0
         counts = active.sum(dim=1).tolist()
         if counts != [k, k]:
@@ -110,11 +122,27 @@ class DeepR:
         if noise is not None:
             update -= self.noise_std * noise
         value = flat.gather(1, self.index) - update
+        if not cfg.rewire:
+            return self.flip(value)
         died = value <= 0
         flat.scatter_(1, self.index, value.masked_fill_(died, 0.0))
         for state in (self.m, self.v, self.steps):
             state.masked_fill_(died, 0.0)
         return died
+
+    def flip(self, value: torch.Tensor) -> torch.Tensor:
+        """Without rewiring: write the new thetas ``value`` ``[2, k]``, those below zero as their
+        magnitude with the connection's sign and Adam's first moment negated, which is Adam on
+        the signed weight ``sign * theta`` itself. Returns the mask of connections that died: none."""
+        crossed = value < 0
+        flip = torch.where(crossed, -1.0, 1.0)
+        sign = self.sign.view(2, -1)
+        sign.scatter_(1, self.index, sign.gather(1, self.index) * flip)
+        self.m.mul_(flip)
+        # a weight that lands exactly on 0 stays active, at the smallest positive theta
+        value = value.abs_().clamp_(min=torch.finfo(value.dtype).tiny)
+        self.theta.view(2, -1).scatter_(1, self.index, value)
+        return torch.zeros_like(crossed)
 
     def bias_corrections(self, length: int) -> torch.Tensor:
         """Adam's ``1 - beta**t`` for t = 0 .. length - 1, both betas ``[2, length]``, looked up

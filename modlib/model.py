@@ -170,8 +170,9 @@ class ModularRNN(nn.Module):
     """Two recurrent modules joined by k sparse connections per direction.
 
     Parameters are stacked over modules (first axis = module n). ``theta[d]`` and
-    ``sign[d]`` hold the interconnections from module d to module 1 - d.
-    All weights start U(-0.1, 0.1); Deep-R's ``theta`` is set by ``modlib.deepr.init_theta``.
+    ``sign[d]`` hold the interconnections from module d to module 1 - d; Deep-R keeps the signs
+    fixed (all but its ``rewire=False`` control, `modlib.deepr`). All weights start
+    U(-0.1, 0.1); Deep-R's ``theta`` is set by ``modlib.deepr.init_theta``.
     """
 
     def __init__(self, n_hidden: int = 100, n_connections: int = 1, bottleneck: int | None = None,

@@ -79,6 +79,7 @@ class SweepConfig:
     mask_repeats: int = 1
     device: str = "cpu"
     engine: str = "torch"
+    rewire: bool = True
 
     def __post_init__(self):
         require_whole_numbers(self)
@@ -154,6 +155,10 @@ PRESETS = {
     # The paper sweep with the compiled training step (modlib.native), equal to "torch"'s only to
     # rounding: do the verdicts hold, and how much sooner is it done?
     "paper-native": SweepConfig(name="paper-native", engine="native"),
+    # A control for Deep-R (modlib.deepr): what do its fixed signs and restarts cost? The paper
+    # sweep's models at four of its levels, with the connections drawn at the start kept and free
+    # to change sign; accuracy only.
+    "no-rewire": SweepConfig(name="no-rewire", levels=4, metrics=(), rewire=False),
 }
 # Beyond the paper (its discussion asks for it): the paper sweep on tasks that need more than one
 # bit to cross between the modules, the other digit mod m (modlib.task; m = 2 is the paper sweep).

@@ -44,7 +44,9 @@ class TrainConfig:
     communicate more than the paper's one parity bit (`modlib.task`; 2: the paper's task).
     ``engine="native"`` takes each step in compiled C++ (`modlib.native`): the same arithmetic
     to float rounding, about 30% less time per step on the CPU; the stored results are
-    ``"torch"``'s."""
+    ``"torch"``'s. ``rewire=False`` is a control, not the paper's method: Deep-R keeps the k
+    connections it starts with, and one whose theta falls through zero changes sign instead of
+    being replaced (`modlib.deepr`; its Deep-R step is then the Python one on either engine)."""
 
     seed: int = 0
     epochs: int | None = None
@@ -63,6 +65,7 @@ class TrainConfig:
     test_images: int | None = None
     device: str = "cpu"
     engine: str = "torch"
+    rewire: bool = True
 
     def __post_init__(self):
         require_whole_numbers(self)
@@ -199,8 +202,9 @@ def new_model(model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[ModularRNN, Fla
     dense = FlatAdadelta(trained_parameters(model, cfg), lr=cfg.lr, rho=cfg.rho)
     lr = deepr_lr(model_cfg.p, model_cfg.n_hidden, *cfg.deepr_lr_range)
     g = torch.Generator(device=model.theta.device).manual_seed(cfg.seed + 7919)
-    deepr = native.NativeDeepR if cfg.engine == "native" else DeepR
-    sparse = deepr(model.theta, model_cfg.n_connections, DeepRConfig(lr=lr, walk=cfg.walk), generator=g)
+    deepr = native.NativeDeepR if cfg.engine == "native" and cfg.rewire else DeepR
+    sparse = deepr(model.theta, model_cfg.n_connections, DeepRConfig(lr=lr, walk=cfg.walk, rewire=cfg.rewire),
+                   generator=g, sign=model.sign)
     return model, dense, sparse
 
 

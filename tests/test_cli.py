@@ -60,7 +60,7 @@ def test_every_sweep_setting_can_be_set_from_the_command_line():
     result = cli("sweep", "--preset", "smoke", "--name", "x", "--connections", "60,1", "--batch-size", "64",
                  "--decision", "absmax", "--message", "before", "--rule", "equation", "--no-exclude",
                  "--no-balance", "--deepr-lr", "0.1,0.001", "--mask-fraction", "0.1", "--mask-repeats", "3",
-                 "--modulus", "4", "--show")
+                 "--modulus", "4", "--no-rewire", "--show")
     assert result.returncode == 0, result.stderr
     shown = dict(line.strip().split(": ", 1) for line in result.stdout.splitlines())
     assert shown["connections"] == "[1, 60]" and "not used" in shown["levels"]
@@ -68,6 +68,7 @@ def test_every_sweep_setting_can_be_set_from_the_command_line():
         ("64", "absmax", "before", "equation")
     assert (shown["exclude"], shown["balance"], shown["deepr_lr_range"]) == ("False", "False", "[0.1, 0.001]")
     assert (shown["mask_fraction"], shown["mask_repeats"], shown["modulus"]) == ("0.1", "3", "4")
+    assert shown["rewire"] == "False"
 
 
 @needs_mnist
@@ -108,9 +109,10 @@ def test_train_options_not_given_keep_the_defaults():
     model, train = model_and_train_configs(parse(["train", "-k", "3", "--out", "x"]))
     assert (model, train) == (ModelConfig(n_connections=3), TrainConfig())
     model, train = model_and_train_configs(parse(["train", "-k", "3", "--out", "x", "--rule", "equation",
-                                                  "--no-exclude", "--deepr-lr", "0.1,0.001", "--hidden", "20"]))
+                                                  "--no-exclude", "--deepr-lr", "0.1,0.001", "--hidden", "20",
+                                                  "--no-rewire"]))
     assert model == ModelConfig(n_hidden=20, n_connections=3)
-    assert train == TrainConfig(rule="equation", exclude=False, deepr_lr_range=(0.1, 0.001))
+    assert train == TrainConfig(rule="equation", exclude=False, deepr_lr_range=(0.1, 0.001), rewire=False)
 
 
 def test_metrics_use_the_pairs_the_model_was_trained_on():

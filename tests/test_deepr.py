@@ -73,6 +73,55 @@ def test_active_count_is_k_and_signs_fixed_after_every_step(k, engine, device):
     assert len(seen) > 5
 
 
+def test_without_rewiring_deepr_is_adam_on_the_signed_weights():
+    """The control flips a sign where Deep-R would restart: the same steps as torch's Adam on
+    the free weights w = sign * theta of the connections drawn at the start."""
+    g = torch.Generator().manual_seed(3)
+    theta, sign = init_theta(4, 5, g)
+    theta, weight = torch.nn.Parameter(theta), torch.nn.Parameter(sign * theta)
+    support = theta.detach() > 0
+    config = DeepRConfig(lr=0.05, walk=0.0, rewire=False)
+    control = DeepR(theta, k=5, config=config, sign=sign)
+    adam = torch.optim.Adam([weight], lr=config.lr, betas=config.betas, eps=config.eps)
+    first_sign = sign.clone()
+    for _ in range(40):
+        grad = torch.randn(theta.shape, generator=g) * support
+        weight.grad, theta.grad = grad, grad * sign  # d loss / d theta = sign * d loss / d w
+        adam.step()
+        assert control.step() == 0
+        assert torch.equal(theta.detach() > 0, support)  # the same connections, none restarted
+    assert not torch.equal(sign, first_sign)  # some crossed zero, so the test saw flips
+    assert torch.allclose(sign * theta.detach(), weight.detach(), atol=1e-6)
+
+
+def test_without_rewiring_deepr_needs_the_signs():
+    theta, _ = init_theta(10, 5)
+    with pytest.raises(ValueError, match="sign=model.sign"):
+        DeepR(torch.nn.Parameter(theta), k=5, config=DeepRConfig(rewire=False))
+
+
+@needs_mnist
+@pytest.mark.parametrize("engine", ["torch", "native"])
+@pytest.mark.parametrize("k", [1, 10000])
+def test_without_rewiring_the_connections_stay_and_only_signs_change(k, engine):
+    first = []
+
+    def check(model, sparse, step):
+        active = model.theta > 0
+        if not first:
+            first.extend([active.clone(), model.sign.clone()])
+        assert torch.equal(active, first[0]), f"step {step}"
+        w = model.interconnections().detach()
+        assert torch.equal(torch.sign(w[active]), model.sign[active])
+
+    model, record = train_model(ModelConfig(n_connections=k),
+                                TrainConfig(epochs=1, train_images=3000, test_images=500, engine=engine,
+                                            rewire=False), progress=False, on_step=check)
+    assert record["history"][0]["rewired"] == 0
+    if k == 10000:  # at the paper's dense-end rate many weights cross zero
+        assert int((model.sign != first[1]).sum()) > 100
+
+
 def test_theta_without_exactly_k_active_is_refused():
     theta, _ = init_theta(10, 5)
     with pytest.raises(ValueError, match="exactly k = 6"):
