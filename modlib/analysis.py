@@ -244,6 +244,25 @@ def compare_variants(results: str | Path = BOOK_RESULTS) -> pd.DataFrame:
     return pd.concat(frames).pivot_table(index=["metric", "p"], columns="variant", values="value", sort=False)
 
 
+def paired_accuracy(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Two sweeps' test accuracy over the models both trained (same architecture, k and seed:
+    the same initial weights and pairs), per architecture and k: each sweep's mean, the mean
+    of the paired differences (second minus first), and in how many pairs the second is higher."""
+    if len(tables) != 2:
+        raise ValueError(f"paired_accuracy compares two sweeps, got {len(tables)}: {list(tables)}")
+    (first, second) = tables
+    key = ["architecture", "k", "seed"]
+    acc = [table[table["metric"] == "accuracy"].set_index(key)["value"] for table in tables.values()]
+    both = pd.concat(acc, axis=1, keys=[first, second], join="inner")
+    if both.empty:
+        raise ValueError(f"{first} and {second} share no model (architecture, k, seed): compare sweeps "
+                         f"of the same levels and seeds")
+    difference = both[second] - both[first]
+    by_level = both.assign(difference=difference, higher=difference > 0).groupby(level=["architecture", "k"])
+    return by_level[[first, second, "difference"]].mean().assign(higher=by_level["higher"].sum(),
+                                                                 models=by_level.size())
+
+
 # --- Tasks that need more communication (beyond the paper) --------------------------------
 
 def modulus_sweep_names(long: bool = False) -> dict[int, str]:

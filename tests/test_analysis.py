@@ -6,7 +6,7 @@ import pytest
 
 from modlib.analysis import (bootstrap_onsets, claim_figures, claims, compare_moduli, learning_curves, level_means,
                              long_run_figures, moduli_accuracy, moduli_levels, modulus_tables, onset_p, onset_table,
-                             onsets, specialization_frame, verdicts_side_by_side)
+                             onsets, paired_accuracy, specialization_frame, verdicts_side_by_side)
 from modlib.sweep import COLUMNS
 
 
@@ -105,6 +105,26 @@ def test_onset_table_gives_each_measures_onset_and_its_resample_range():
     curve = level_means(table)["correlation"]
     assert (row["sparsest"], row["densest"]) == (curve.loc[1e-4], curve.loc[1.0])
     assert row["onset_p"] == row["onset_low"] == row["onset_high"] == 1e-3
+
+
+def test_paired_accuracy_compares_the_models_both_sweeps_trained():
+    def accuracies(values):
+        rows = [dict(architecture="standard", k=k, seed=seed, metric="accuracy", value=value)
+                for (k, seed), value in values.items()]
+        return pd.DataFrame(rows)
+
+    paper = accuracies({(1, 0): 0.80, (1, 1): 0.90, (10, 0): 0.5, (10, 1): 0.7})
+    control = accuracies({(1, 0): 0.85, (1, 1): 0.88, (10, 0): 0.6, (10, 2): 0.1})  # seed 2: not in paper
+    paired = paired_accuracy({"paper": paper, "control": control})
+    one = paired.loc[("standard", 1)]
+    assert (one["paper"], one["control"]) == pytest.approx((0.85, 0.865))
+    assert one["difference"] == pytest.approx(0.015) and (one["higher"], one["models"]) == (1, 2)
+    ten = paired.loc[("standard", 10)]  # only seed 0 is in both
+    assert (ten["paper"], ten["control"], ten["models"]) == pytest.approx((0.5, 0.6, 1))
+    with pytest.raises(ValueError, match="share no model"):
+        paired_accuracy({"paper": paper, "other": accuracies({(100, 0): 0.9})})
+    with pytest.raises(ValueError, match="two sweeps"):
+        paired_accuracy({"paper": paper})
 
 
 def test_moduli_are_compared_by_onset_and_accuracy(tmp_path):
