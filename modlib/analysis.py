@@ -250,7 +250,7 @@ def paired_accuracy(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     of the paired differences (second minus first), and in how many pairs the second is higher."""
     if len(tables) != 2:
         raise ValueError(f"paired_accuracy compares two sweeps, got {len(tables)}: {list(tables)}")
-    (first, second) = tables
+    first, second = tables
     key = ["architecture", "k", "seed"]
     acc = [table[table["metric"] == "accuracy"].set_index(key)["value"] for table in tables.values()]
     both = pd.concat(acc, axis=1, keys=[first, second], join="inner")
