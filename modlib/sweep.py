@@ -159,6 +159,10 @@ PRESETS = {
     # sweep's models at four of its levels, with the connections drawn at the start kept and free
     # to change sign; accuracy only.
     "no-rewire": SweepConfig(name="no-rewire", levels=4, metrics=(), rewire=False),
+    # Its counterpart: the fully connected models with the authors' Deep-R rate at p = 1 (0.001),
+    # ten seeds and both architectures, paired with the paper sweep's; accuracy only.
+    "dense-authors-rate": SweepConfig(name="dense-authors-rate", k_values=(10_000,), metrics=(),
+                                      deepr_lr_range=(0.1, 0.001)),
 }
 # Beyond the paper (its discussion asks for it): the paper sweep on tasks that need more than one
 # bit to cross between the modules, the other digit mod m (modlib.task; m = 2 is the paper sweep).
