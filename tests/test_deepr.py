@@ -101,9 +101,12 @@ def test_without_rewiring_deepr_needs_the_signs():
 
 
 @needs_mnist
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("engine", ["torch", "native"])
 @pytest.mark.parametrize("k", [1, 10000])
-def test_without_rewiring_the_connections_stay_and_only_signs_change(k, engine):
+def test_without_rewiring_the_connections_stay_and_only_signs_change(k, engine, device):
+    if engine == "native" and device != "cpu":
+        pytest.skip("the native engine runs on the CPU only")
     first = []
 
     def check(model, sparse, step):
@@ -115,8 +118,8 @@ def test_without_rewiring_the_connections_stay_and_only_signs_change(k, engine):
         assert torch.equal(torch.sign(w[active]), model.sign[active])
 
     model, record = train_model(ModelConfig(n_connections=k),
-                                TrainConfig(epochs=1, train_images=3000, test_images=500, engine=engine,
-                                            rewire=False), progress=False, on_step=check)
+                                TrainConfig(epochs=1, train_images=3000, test_images=500, device=device,
+                                            engine=engine, rewire=False), progress=False, on_step=check)
     assert record["history"][0]["rewired"] == 0
     if k == 10000:  # at the paper's dense-end rate many weights cross zero
         assert int((model.sign != first[1]).sum()) > 100
