@@ -111,7 +111,7 @@ class DeepR:
         """The Adam step and the random walk (``noise``, standard normal) of the active thetas,
         given their gradients ``grad`` ``[2, k]``; those that reach ``<= 0`` are set to 0, their
         Adam state too (the connection that takes the slot starts afresh), and returned as a
-        mask ``[2, k]``."""
+        mask ``[2, k]``. Without rewiring, `flip` takes over from there."""
         cfg, flat = self.config, self.theta.view(2, -1)
         b1, b2 = cfg.betas
         self.steps += 1
