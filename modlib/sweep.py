@@ -155,10 +155,10 @@ PRESETS = {
     # The paper sweep with the compiled training step (modlib.native), equal to "torch"'s only to
     # rounding: do the verdicts hold, and how much sooner is it done?
     "paper-native": SweepConfig(name="paper-native", engine="native"),
-    # A control for Deep-R (modlib.deepr): what do its fixed signs and restarts cost? The paper
-    # sweep's models at four of its levels, with the connections drawn at the start kept and free
-    # to change sign; accuracy only.
-    "no-rewire": SweepConfig(name="no-rewire", levels=4, metrics=(), rewire=False),
+    # A control for Deep-R (modlib.deepr): what do its fixed signs and restarts cost, and does
+    # specialization need connections that Deep-R chose? The paper sweep's models at four of its
+    # levels, with the connections drawn at the start kept and free to change sign.
+    "no-rewire": SweepConfig(name="no-rewire", levels=4, rewire=False),
     # Its counterpart: the fully connected models with the authors' Deep-R rate at p = 1 (0.001),
     # ten seeds and both architectures, paired with the paper sweep's; accuracy only.
     "dense-authors-rate": SweepConfig(name="dense-authors-rate", k_values=(10_000,), metrics=(),
