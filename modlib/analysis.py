@@ -245,22 +245,37 @@ def compare_variants(results: str | Path = BOOK_RESULTS) -> pd.DataFrame:
 
 
 def paired_accuracy(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Two sweeps' test accuracy over the models both trained (same architecture, k and seed:
-    the same initial weights and pairs), per architecture and k: each sweep's mean, the mean
-    of the paired differences (second minus first), and in how many pairs the second is higher."""
-    if len(tables) != 2:
-        raise ValueError(f"paired_accuracy compares two sweeps, got {len(tables)}: {list(tables)}")
-    first, second = tables
+    """Two sweeps' test accuracy, per architecture and k, over the models both trained
+    (`paired_means`)."""
     key = ["architecture", "k", "seed"]
-    acc = [table[table["metric"] == "accuracy"].set_index(key)["value"] for table in tables.values()]
-    both = pd.concat(acc, axis=1, keys=[first, second], join="inner")
+    return paired_means({name: table[table["metric"] == "accuracy"].set_index(key)["value"]
+                         for name, table in tables.items()}, by=["architecture", "k"])
+
+
+def paired_specialization(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Two sweeps' specialization (each model's mean over its modules), per metric and k, both
+    architectures together as in `level_means`, over the models both trained (`paired_means`)."""
+    key = ["metric", "architecture", "k", "seed"]
+    return paired_means({name: specialization_frame(table).set_index(key)["spec"]
+                         for name, table in tables.items()}, by=["metric", "k"])
+
+
+def paired_means(values: dict[str, pd.Series], by: list[str]) -> pd.DataFrame:
+    """Two sweeps' values of the models both trained (each Series indexed by model: the same
+    architecture, k and seed mean the same initial weights and pairs), grouped ``by`` index
+    levels: each sweep's mean, the mean of the paired differences (second minus first), and in
+    how many pairs the second is higher."""
+    if len(values) != 2:
+        raise ValueError(f"a paired comparison takes two sweeps, got {len(values)}: {list(values)}")
+    first, second = values
+    both = pd.concat(values.values(), axis=1, keys=[first, second], join="inner")
     if both.empty:
         raise ValueError(f"{first} and {second} share no model (architecture, k, seed): compare sweeps "
                          f"of the same levels and seeds")
     difference = both[second] - both[first]
-    by_level = both.assign(difference=difference, higher=difference > 0).groupby(level=["architecture", "k"])
-    return by_level[[first, second, "difference"]].mean().assign(higher=by_level["higher"].sum(),
-                                                                 models=by_level.size())
+    groups = both.assign(difference=difference, higher=difference > 0).groupby(level=by)
+    return groups[[first, second, "difference"]].mean().assign(higher=groups["higher"].sum(),
+                                                               models=groups.size())
 
 
 # --- Tasks that need more communication (beyond the paper) --------------------------------

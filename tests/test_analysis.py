@@ -6,7 +6,8 @@ import pytest
 
 from modlib.analysis import (bootstrap_onsets, claim_figures, claims, compare_moduli, learning_curves, level_means,
                              long_run_figures, moduli_accuracy, moduli_levels, modulus_tables, onset_p, onset_table,
-                             onsets, paired_accuracy, specialization_frame, verdicts_side_by_side)
+                             onsets, paired_accuracy, paired_specialization, specialization_frame,
+                             verdicts_side_by_side)
 from modlib.sweep import COLUMNS
 
 
@@ -125,6 +126,16 @@ def test_paired_accuracy_compares_the_models_both_sweeps_trained():
         paired_accuracy({"paper": paper, "other": accuracies({(100, 0): 0.9})})
     with pytest.raises(ValueError, match="two sweeps"):
         paired_accuracy({"paper": paper})
+
+
+def test_paired_specialization_pairs_models_across_architectures():
+    paper = spec_table({p: [s] * 3 for p, s in zip(LEVELS, [1.0, 0.5, 0.2, 0.0, 0.0])})
+    control = spec_table({p: [s] * 2 for p, s in zip(LEVELS, [0.5, 0.5, 0.4, 0.0, 0.0])})  # seeds 0 and 1
+    paired = paired_specialization({"paper": paper, "control": control})
+    sparsest = paired.loc[("correlation", paper.k.min())]
+    assert (sparsest["paper"], sparsest["control"], sparsest["models"]) == pytest.approx((1.0, 0.5, 2))
+    assert sparsest["difference"] == pytest.approx(-0.5) and sparsest["higher"] == 0
+    assert paired.xs("correlation").loc[paper.k.max(), "difference"] == pytest.approx(0.0)
 
 
 def test_moduli_are_compared_by_onset_and_accuracy(tmp_path):
