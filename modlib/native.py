@@ -7,7 +7,8 @@ dispatch; the C++ step does that work in a few loops, and calls the same ATen pr
 Deep-R's step is compiled too (`NativeDeepR`; its ``rewire=False`` control stays Python).
 The two engines agree to float rounding (``tests/test_native.py``), not bit for bit, so a
 model trained by one is not the bit-identical twin of the same seed trained by the other;
-every stored result was made with ``engine="torch"``. CPU only, and without the authors' ``message="before"`` variant.
+every stored result was made with ``engine="torch"``. CPU only, and without the authors'
+``message="before"`` variant.
 
 The C++ is compiled on first use with ``torch.utils.cpp_extension`` (a C++ compiler and the
 ``ninja`` package, both installed by ``make``), about half a minute, and cached after that.
@@ -81,10 +82,12 @@ class NativeDeepR(DeepR):
     """`modlib.deepr.DeepR` with its Adam and random-walk step and its rewiring compiled. The
     random numbers are drawn in Python, as `DeepR` draws them, so the two pick the same
     connections, but for ties between random keys: here the lower entry wins, where `DeepR`
-    leaves them to PyTorch's topk."""
+    leaves them to PyTorch's topk. Its ``rewire=False`` control is `DeepR`'s own, in Python."""
 
     def move(self, grad: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
         cfg = self.config
+        if not cfg.rewire:
+            return super().move(grad, noise)
         return extension().deepr_move(self.theta.detach().view(2, -1), self.index, grad, self.m, self.v, self.steps,
                                       self.corrections, noise, cfg.lr, *cfg.betas, cfg.eps, self.noise_std)
 

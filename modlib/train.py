@@ -46,7 +46,7 @@ class TrainConfig:
     to float rounding, about 30% less time per step on the CPU; the stored results are
     ``"torch"``'s. ``rewire=False`` is a control, not the paper's method: Deep-R keeps the k
     connections it starts with, and one whose theta falls through zero changes sign instead of
-    being replaced (`modlib.deepr`; its Deep-R step is then the Python one on either engine)."""
+    being replaced (`modlib.deepr`; that step is Python on either engine)."""
 
     seed: int = 0
     epochs: int | None = None
@@ -202,7 +202,7 @@ def new_model(model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[ModularRNN, Fla
     dense = FlatAdadelta(trained_parameters(model, cfg), lr=cfg.lr, rho=cfg.rho)
     lr = deepr_lr(model_cfg.p, model_cfg.n_hidden, *cfg.deepr_lr_range)
     g = torch.Generator(device=model.theta.device).manual_seed(cfg.seed + 7919)
-    deepr = native.NativeDeepR if cfg.engine == "native" and cfg.rewire else DeepR
+    deepr = native.NativeDeepR if cfg.engine == "native" else DeepR
     sparse = deepr(model.theta, model_cfg.n_connections, DeepRConfig(lr=lr, walk=cfg.walk, rewire=cfg.rewire),
                    generator=g, sign=model.sign)
     return model, dense, sparse

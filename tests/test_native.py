@@ -73,6 +73,24 @@ def test_native_deepr_moves_dies_and_rewires_as_deepr():
     assert compiled.active_counts().tolist() == [20, 20]
 
 
+def test_native_deepr_without_rewiring_flips_signs_as_deepr():
+    """The control is `DeepR`'s own step, so the compiled class must not rewire in its place."""
+    optimisers = []
+    for kind in (DeepR, native.NativeDeepR):
+        theta, sign = init_theta(10, 20, torch.Generator().manual_seed(1))
+        optimisers.append(kind(torch.nn.Parameter(theta), 20, DeepRConfig(lr=0.05, walk=0.0, rewire=False), sign=sign))
+    grads = torch.Generator().manual_seed(3)
+    for _ in range(50):
+        grad = torch.randn(2, 10, 10, generator=grads)
+        for opt in optimisers:
+            opt.theta.grad = grad * opt.sign
+        assert [opt.step() for opt in optimisers] == [0, 0]
+    python, compiled = optimisers
+    assert torch.equal(python.index, compiled.index) and torch.equal(python.sign, compiled.sign)
+    assert torch.equal(python.theta, compiled.theta)
+    assert not torch.equal(compiled.sign, init_theta(10, 20, torch.Generator().manual_seed(1))[1])
+
+
 @needs_mnist
 def test_native_training_learns_like_the_torch_engine():
     """(Same seed, same numbers: `tests/test_train.py`, for both engines.)"""
