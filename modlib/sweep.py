@@ -365,7 +365,8 @@ def run_worker(cfg: SweepConfig, results: str | Path, shard: str, progress: bool
     except KeyboardInterrupt:
         sys.exit(130)  # the parent says so, once
     except (ValueError, RuntimeError, OSError, FloatingPointError) as error:
-        print(f"error in sweep worker {position}: {error}", file=sys.stderr)
+        # one write, line and newline together: print's two writes interleave with the other workers'
+        sys.stderr.write(f"error in sweep worker {position}: {error}\n")
         sys.exit(1)
 
 
