@@ -163,6 +163,9 @@ PRESETS = {
     # ten seeds and both architectures, paired with the paper sweep's; accuracy only.
     "dense-authors-rate": SweepConfig(name="dense-authors-rate", k_values=(10_000,), metrics=(),
                                       deepr_lr_range=(0.1, 0.001)),
+    # Both changes at once: at the authors' rate, do the restarts still cost accuracy?
+    "dense-authors-rate-no-rewire": SweepConfig(name="dense-authors-rate-no-rewire", k_values=(10_000,),
+                                                metrics=(), deepr_lr_range=(0.1, 0.001), rewire=False),
 }
 # Beyond the paper (its discussion asks for it): the paper sweep on tasks that need more than one
 # bit to cross between the modules, the other digit mod m (modlib.task; m = 2 is the paper sweep).
