@@ -7,8 +7,8 @@ dispatch; the C++ step does that work in a few loops, and calls the same ATen pr
 Deep-R's step is compiled too (`NativeDeepR`; its ``rewire=False`` control stays Python).
 The two engines agree to float rounding (``tests/test_native.py``), not bit for bit, so a
 model trained by one is not the bit-identical twin of the same seed trained by the other;
-every stored result was made with ``engine="torch"``. CPU only, and without the authors'
-``message="before"`` variant.
+every stored result but ``paper-native`` was made with ``engine="torch"``. CPU only, and
+without the authors' ``message="before"`` variant.
 
 The C++ is compiled on first use with ``torch.utils.cpp_extension`` (a C++ compiler and the
 ``ninja`` package, both installed by ``make``), about half a minute, and cached after that.

@@ -43,10 +43,11 @@ class TrainConfig:
     ``None`` trains every epoch, as the paper's text says. ``modulus`` m > 2 asks the modules to
     communicate more than the paper's one parity bit (`modlib.task`; 2: the paper's task).
     ``engine="native"`` takes each step in compiled C++ (`modlib.native`): the same arithmetic
-    to float rounding, about 30% less time per step on the CPU; the stored results are
-    ``"torch"``'s. ``rewire=False`` is a control, not the paper's method: Deep-R keeps the k
-    connections it starts with, and one whose theta falls through zero changes sign instead of
-    being replaced (`modlib.deepr`; that step is Python on either engine)."""
+    to float rounding, about 30% less time per step on the CPU; the stored results but
+    ``paper-native`` are ``"torch"``'s. ``rewire=False`` is a control, not the paper's method:
+    Deep-R keeps the k connections it starts with, and one whose theta falls through zero
+    changes sign instead of being replaced (`modlib.deepr`; that step is Python on either
+    engine)."""
 
     seed: int = 0
     epochs: int | None = None
