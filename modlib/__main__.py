@@ -26,12 +26,14 @@ def set_threads(args):
 
 # Config fields and the command-line arguments that set them (None: not given, keep the default).
 MODEL_SETTINGS = {"n_hidden": "hidden", "n_connections": "connections", "bottleneck": "bottleneck",
-                  "decision": "decision", "message": "message"}
+                  "decision": "decision", "message": "message", "init": "init"}
 TRAIN_SETTINGS = {"seed": "seed", "epochs": "epochs", "batch_size": "batch_size", "rule": "rule",
-                  "modulus": "modulus", "exclude": "exclude", "balance": "balance", "deepr_lr_range": "deepr_lr",
+                  "modulus": "modulus", "exclude": "exclude", "exclusion": "exclusion", "balance": "balance", "deepr_lr_range": "deepr_lr",
                   "train_readout": "train_readout", "stop_accuracy": "stop_accuracy", "train_images": "train_images",
                   "test_images": "test_images", "device": "device", "engine": "engine", "rewire": "rewire"}
-MASK_SETTINGS = {"mask_fraction": "mask_fraction", "mask_repeats": "mask_repeats"}  # as MASK_OPTIONS in metrics
+MASK_SETTINGS = {"mask_fraction": "mask_fraction", "mask_repeats": "mask_repeats",  # as MASK_OPTIONS in metrics
+                 "mask_epochs": "mask_epochs", "mask_score_init": "mask_score_init",
+                 "mask_interconnections": "mask_interconnections"}
 # A sweep sets k and the architectures (with or without the bottleneck) itself, and numbers its seeds.
 SWEEP_SETTINGS = {**{field: arg for field, arg in {**MODEL_SETTINGS, **TRAIN_SETTINGS}.items()
                      if field not in ("n_connections", "bottleneck", "seed")},
@@ -75,7 +77,8 @@ def metric_config(args, record: dict):
     model is measured on the pairs it learned, as in a sweep."""
     from modlib.train import TrainConfig
 
-    trained = {key: record["train"][key] for key in ("modulus", "exclude", "balance", "train_images", "test_images")
+    trained = {key: record["train"][key] for key in ("modulus", "exclude", "exclusion", "balance", "train_images",
+                                                             "test_images")
                if key in record.get("train", {})}
     settings = {key: TRAIN_SETTINGS[key] for key in ("device", "train_images", "test_images")}
     return TrainConfig(**{**trained, **given(args, settings)})
@@ -220,14 +223,20 @@ def add_mask_arguments(p):
     p.add_argument("--mask-repeats", type=int,
                    help="weight mask: masks trained per sub-task from different random scores, averaged "
                         "(default 1; the authors' code used several)")
+    p.add_argument("--mask-epochs", type=int, help="weight mask: epochs each mask trains (the paper's 1)")
+    p.add_argument("--mask-score-init", type=float, metavar="B",
+                   help="weight mask: scores start from U(-B, B) (default 0.1; the paper does not say)")
+    p.add_argument("--mask-interconnections", action=argparse.BooleanOptionalAction,
+                   help="weight mask: score the active interconnections too, each counted in its receiving "
+                        "module (default: no, as in the authors' code)")
 
 
 def add_setting_arguments(p):
     """Settings of the model and its training that train, bench and sweep share; an argument not
     given keeps the default (for sweep: the preset's)."""
-    from modlib.model import DECISIONS, MESSAGES
+    from modlib.model import DECISIONS, INITS, MESSAGES
     from modlib.native import ENGINES
-    from modlib.task import RULES
+    from modlib.task import EXCLUSIONS, RULES
 
     p.add_argument("--hidden", type=int, help="units per module N (default 100)")
     p.add_argument("--epochs", type=int, help="training epochs (default: the paper's 5, or 7 with a bottleneck)")
@@ -235,6 +244,8 @@ def add_setting_arguments(p):
     p.add_argument("--decision", choices=DECISIONS, help="max (the paper's, default) or absmax (authors' code)")
     p.add_argument("--message", choices=MESSAGES,
                    help="after (the paper's, default) or before (enters before W_hh: authors' code)")
+    p.add_argument("--init", choices=INITS, help="uniform: every weight from U(-0.1, 0.1), the paper's (default); "
+                                                 "pytorch: PyTorch's default per layer, the authors' code")
     p.add_argument("--rule", choices=RULES, help="which digit is the target: prose (the paper's words, default) "
                                                  "or equation (its equation, the opposite)")
     p.add_argument("--modulus", type=int, metavar="M",
@@ -242,6 +253,9 @@ def add_setting_arguments(p):
                         "up to 10, the modules must share their digit mod M, log2(M) bits")
     p.add_argument("--exclude", action=argparse.BooleanOptionalAction,
                    help="leave out the paper's excluded digit pairs (default: yes; the authors' code: no)")
+    p.add_argument("--exclusion", choices=EXCLUSIONS,
+                   help="which pairs are excluded: paper, (D1 - D0) mod 10 in {0, 1} (default); mirrored, "
+                        "(D0 - D1) mod 10 in {0, 1}, a control for what makes the two modules differ")
     p.add_argument("--balance", action=argparse.BooleanOptionalAction,
                    help="subsample pairs so that both answers (digit 0, digit 1) are equally frequent, "
                         "as are both parities for the paper's task (default: yes)")

@@ -100,24 +100,38 @@ def bottleneck_metric(model: ModularRNN, data: MetricData, epochs: int = 5, lr: 
 
 # --- Weight-mask metric ----------------------------------------------------------------
 
-def scored_parameters(model: ModularRNN) -> list[str]:
+def scored_parameters(model: ModularRNN, interconnections: bool = False) -> list[str]:
     """Parameters the masks act on: all per-module weights and biases except the input
-    weights and biases (as in the paper). The interconnections are not scored: they stay
-    as trained and belong to neither module (as in the authors' code)."""
-    return [name for name in model.module_parameters() if name not in ("w_ih", "b_ih")]
+    weights and biases (as in the paper). The interconnections are not scored unless
+    ``interconnections``: by default they stay as trained and belong to neither module (as in
+    the authors' code)."""
+    names = [name for name in model.module_parameters() if name not in ("w_ih", "b_ih")]
+    return names + ["theta"] * interconnections
 
 
-def global_top_mask(scores: dict[str, torch.Tensor], q: float) -> dict[str, torch.Tensor]:
-    """Keep the top fraction ``q`` of all scores together (by magnitude)."""
-    flat = torch.cat([s.detach().abs().flatten() for s in scores.values()])
-    n_keep = max(1, round(q * flat.numel()))
+def global_top_mask(scores: dict[str, torch.Tensor], q: float, eligible: dict | None = None) -> dict[str, torch.Tensor]:
+    """Keep the top fraction ``q`` of all scores together (by magnitude). ``eligible`` (name to
+    a boolean tensor) limits a tensor to the entries that exist as weights (the active
+    interconnections): only they count towards q and only they can be kept."""
+    eligible = eligible or {}
+    magnitude = {name: s.detach().abs().masked_fill(~eligible[name], -1) if name in eligible else s.detach().abs()
+                 for name, s in scores.items()}
+    flat = torch.cat([m.flatten() for m in magnitude.values()])
+    n_keep = max(1, round(q * sum(int(eligible[n].sum()) if n in eligible else s.numel() for n, s in scores.items())))
     threshold = flat.kthvalue(flat.numel() - n_keep + 1).values
-    return {name: (s.detach().abs() >= threshold) for name, s in scores.items()}
+    return {name: m >= threshold for name, m in magnitude.items()}
+
+
+def kept_per_module(masks: dict[str, torch.Tensor]) -> torch.Tensor:
+    """How many weights each module keeps ``[2]``: an interconnection counts for the module it
+    feeds (``theta[d]`` runs from module d to module 1 - d)."""
+    return torch.stack([sum(m[n if name != "theta" else 1 - n].sum() for name, m in masks.items())
+                        for n in (0, 1)]).double()
 
 
 def masked_forward(model: ModularRNN, scores: dict, q: float, x: torch.Tensor):
     """Forward pass with the top-q weights only; straight-through gradient to the scores."""
-    masks = global_top_mask(scores, q)
+    masks = global_top_mask(scores, q, active_interconnections(model, scores))
     params = {name: p.detach() for name, p in model.named_parameters()}
     for name, s in scores.items():
         soft = s.abs()
@@ -125,15 +139,23 @@ def masked_forward(model: ModularRNN, scores: dict, q: float, x: torch.Tensor):
     return functional_call(model, {**params, "sign": model.sign}, (x,))
 
 
+def active_interconnections(model: ModularRNN, scores: dict) -> dict[str, torch.Tensor]:
+    """The entries of ``theta`` that are weights (active), when the interconnections are scored."""
+    return {"theta": model.theta.detach() > 0} if "theta" in scores else {}
+
+
 def train_mask(model: ModularRNN, data: MetricData, k: int, q: float = 0.05, epochs: int = 1,
                lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4,
-               batch_size: int = 128, seed: int = 0, progress: bool = True):
-    """Edge-popup supermask (Ramanujan et al. 2020) for sub-task k on a frozen model.
-    Returns the final masks and their test accuracy on sub-task k (decision rule applied)."""
+               batch_size: int = 128, seed: int = 0, score_init: float = INIT_BOUND,
+               interconnections: bool = False, progress: bool = True):
+    """Edge-popup supermask (Ramanujan et al. 2020) for sub-task k on a frozen model, scores
+    starting from U(-``score_init``, ``score_init``); ``interconnections`` scores the active
+    interconnections too (`scored_parameters`). Returns the final masks and their test
+    accuracy on sub-task k (decision rule applied)."""
     g = torch.Generator().manual_seed(seed * 2 + k)
     params = dict(model.named_parameters())
-    scores = {name: torch.empty(params[name].shape).uniform_(-INIT_BOUND, INIT_BOUND, generator=g)
-              .to(params[name].device).requires_grad_() for name in scored_parameters(model)}
+    scores = {name: torch.empty(params[name].shape).uniform_(-score_init, score_init, generator=g)
+              .to(params[name].device).requires_grad_() for name in scored_parameters(model, interconnections)}
     opt = torch.optim.SGD(scores.values(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     i0, i1 = data.train_pairs
     for epoch in range(epochs):
@@ -146,7 +168,7 @@ def train_mask(model: ModularRNN, data: MetricData, k: int, q: float = 0.05, epo
             opt.zero_grad()
             loss.backward()
             opt.step()
-    masks = global_top_mask(scores, q)
+    masks = global_top_mask(scores, q, active_interconnections(model, scores))
     with torch.no_grad():
         x, d0, d1 = data.test.batch(*data.test_pairs)
         accuracy = float((masked_forward(model, scores, q, x).decided.argmax(1) == (d0, d1)[k]).double().mean())
@@ -155,7 +177,8 @@ def train_mask(model: ModularRNN, data: MetricData, k: int, q: float = 0.05, epo
 
 MASK_REPEAT_SEED = 1000  # repeat r of a mask trains from seed + 1000 r: repeat 0 is the single mask's
 # Settings of a sweep (and of the metrics command) that reach weight_mask_metric, and its argument for each.
-MASK_OPTIONS = {"mask_fraction": "q", "mask_repeats": "repeats"}
+MASK_OPTIONS = {"mask_fraction": "q", "mask_repeats": "repeats", "mask_epochs": "epochs",
+                "mask_score_init": "score_init", "mask_interconnections": "interconnections"}
 
 
 def metric_options(metric: str, settings: dict) -> dict:
@@ -166,11 +189,15 @@ def metric_options(metric: str, settings: dict) -> dict:
     return {MASK_OPTIONS[field]: value for field, value in settings.items() if field in MASK_OPTIONS}
 
 
-def check_mask_options(q: float = 0.05, repeats: int = 1) -> None:
-    """Refuse a mask that keeps no weight or all of them, or no mask at all."""
-    if not 0 < q < 1 or repeats < 1:
-        raise ValueError(f"the weight mask needs 0 < q < 1 (--mask-fraction; the paper's 0.05) and repeats >= 1 "
-                         f"(--mask-repeats), got q = {q}, repeats = {repeats}")
+def check_mask_options(q: float = 0.05, repeats: int = 1, epochs: int = 1, score_init: float = INIT_BOUND,
+                       interconnections: bool = False) -> None:
+    """Refuse a mask that keeps no weight or all of them, no mask at all, no training, or
+    scores that all start at zero."""
+    if not 0 < q < 1 or repeats < 1 or epochs < 1 or not score_init > 0:
+        raise ValueError(f"the weight mask needs 0 < q < 1 (--mask-fraction; the paper's 0.05), repeats >= 1 "
+                         f"(--mask-repeats), epochs >= 1 (--mask-epochs) and a score bound > 0 "
+                         f"(--mask-score-init), got q = {q}, repeats = {repeats}, epochs = {epochs}, "
+                         f"score bound = {score_init}")
 
 
 def weight_mask_metric(model: ModularRNN, data: MetricData, q: float = 0.05, repeats: int = 1, seed: int = 0,
@@ -179,13 +206,13 @@ def weight_mask_metric(model: ModularRNN, data: MetricData, q: float = 0.05, rep
     module n. Also returns each mask's test accuracy on its sub-task. ``repeats`` > 1 trains
     that many masks per sub-task from different random scores and averages their fractions
     and accuracies (the authors' code used several; the paper does not say)."""
-    check_mask_options(q, repeats)
+    check_mask_options(q, repeats, **mask_options)
     table, accuracies = np.zeros((2, 2)), np.zeros(2)
     for k in (0, 1):
         for r in range(repeats):
             masks, acc = train_mask(model, data, k, q=q, seed=seed + MASK_REPEAT_SEED * r, progress=progress,
                                     **mask_options)
-            kept = torch.stack([sum(m[n].sum() for m in masks.values()) for n in (0, 1)]).double()
+            kept = kept_per_module(masks)
             table[:, k] += (kept / kept.sum()).cpu().numpy() / repeats
             accuracies[k] += acc / repeats
     return {"M": table, "specialization": specialization(table), "mask_accuracy": accuracies.tolist()}

@@ -23,6 +23,7 @@ from torch import nn
 
 DECISIONS = ("max", "absmax")
 MESSAGES = ("after", "before")
+INITS = ("uniform", "pytorch")
 INIT_BOUND = 0.1
 
 
@@ -60,6 +61,10 @@ class ModelConfig:
     ``n_connections`` is k, the number of interconnections per direction, so that the
     fraction of interconnections is ``p = k / n_hidden**2``. ``decision="absmax"`` and
     ``message="before"`` are the authors' code's variants (see the replication notes).
+    ``init="uniform"`` draws every weight and bias from U(-0.1, 0.1), as the paper says;
+    ``init="pytorch"`` uses PyTorch's defaults for ``nn.RNN`` and ``nn.Linear``, as the authors'
+    code did: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) per layer. At N = 100 the two differ only in
+    the bottleneck's readout (fan-in 5: bound 0.447).
     """
 
     n_hidden: int = 100
@@ -70,6 +75,7 @@ class ModelConfig:
     n_classes: int = 10
     decision: str = "max"
     message: str = "after"
+    init: str = "uniform"
 
     def __post_init__(self):
         require_whole_numbers(self)
@@ -83,6 +89,7 @@ class ModelConfig:
             (self.n_steps >= 1, f"n_steps must be >= 1, got {self.n_steps}"),
             (self.decision in DECISIONS, f"decision must be one of {DECISIONS}, got {self.decision!r}"),
             (self.message in MESSAGES, f"message must be one of {MESSAGES}, got {self.message!r}"),
+            (self.init in INITS, f"init must be one of {INITS}, got {self.init!r}"),
         ]
         require(checks)
 
@@ -92,6 +99,10 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def init_bound(self, fan_in: int) -> float:
+        """The bound b of the U(-b, b) that a layer with ``fan_in`` inputs starts from."""
+        return INIT_BOUND if self.init == "uniform" else 1 / fan_in ** 0.5
 
 
 class Output(NamedTuple):
@@ -162,8 +173,8 @@ def linear(inp: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bmi,moi->bmo", inp, w) + b
 
 
-def uniform(generator: torch.Generator | None, *shape) -> nn.Parameter:
-    return nn.Parameter(torch.empty(*shape).uniform_(-INIT_BOUND, INIT_BOUND, generator=generator))
+def uniform(generator: torch.Generator | None, bound: float, *shape) -> nn.Parameter:
+    return nn.Parameter(torch.empty(*shape).uniform_(-bound, bound, generator=generator))
 
 
 class ModularRNN(nn.Module):
@@ -172,7 +183,8 @@ class ModularRNN(nn.Module):
     Parameters are stacked over modules (first axis = module n). ``theta[d]`` and
     ``sign[d]`` hold the interconnections from module d to module 1 - d; Deep-R keeps the signs
     fixed (all but its ``rewire=False`` control, `modlib.deepr`). All weights start
-    U(-0.1, 0.1); Deep-R's ``theta`` is set by ``modlib.deepr.init_theta``.
+    U(-0.1, 0.1) (or PyTorch's defaults, ``init="pytorch"``); Deep-R's ``theta`` is set by
+    ``modlib.deepr.init_theta``.
     """
 
     def __init__(self, n_hidden: int = 100, n_connections: int = 1, bottleneck: int | None = None,
@@ -183,15 +195,17 @@ class ModularRNN(nn.Module):
         cfg = self.config = ModelConfig(n_hidden=n_hidden, n_connections=n_connections,
                                         bottleneck=bottleneck, **options)
         g = None if seed is None else torch.Generator().manual_seed(int(seed))
-        n, c = cfg.n_hidden, cfg.n_classes
+        n, c, width = cfg.n_hidden, cfg.n_classes, cfg.bottleneck
+        # nn.RNN bounds its input weights by the hidden size too, as the layers fed by h do.
+        bound, bottleneck_bound = cfg.init_bound(n), cfg.init_bound(width or 1)
         # w_ih is stored input-major, [2, inputs, N], so its gradient is contiguous (3x faster steps).
-        self.w_ih, self.b_ih = uniform(g, 2, cfg.n_inputs, n), uniform(g, 2, n)
-        self.w_hh, self.b_hh = uniform(g, 2, n, n), uniform(g, 2, n)
-        if cfg.bottleneck:
-            self.w_hb, self.b_hb = uniform(g, 2, cfg.bottleneck, n), uniform(g, 2, cfg.bottleneck)
-            self.w_br, self.b_br = uniform(g, 2, c, cfg.bottleneck), uniform(g, 2, c)
+        self.w_ih, self.b_ih = uniform(g, bound, 2, cfg.n_inputs, n), uniform(g, bound, 2, n)
+        self.w_hh, self.b_hh = uniform(g, bound, 2, n, n), uniform(g, bound, 2, n)
+        if width:
+            self.w_hb, self.b_hb = uniform(g, bound, 2, width, n), uniform(g, bound, 2, width)
+            self.w_br, self.b_br = uniform(g, bottleneck_bound, 2, c, width), uniform(g, bottleneck_bound, 2, c)
         else:
-            self.w_hr, self.b_hr = uniform(g, 2, c, n), uniform(g, 2, c)
+            self.w_hr, self.b_hr = uniform(g, bound, 2, c, n), uniform(g, bound, 2, c)
         theta, sign = init_theta(n, cfg.n_connections, g)
         self.theta = nn.Parameter(theta)
         self.register_buffer("sign", sign)

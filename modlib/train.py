@@ -25,7 +25,7 @@ from modlib.data import load_mnist
 from modlib.deepr import DeepR, DeepRConfig, deepr_lr
 from modlib.model import (ModelConfig, ModularRNN, grad_buffer, linear, recurrence, recurrence_backward, require,
                           require_whole_numbers)
-from modlib.task import RULES, check_modulus, make_pairs, parity_target
+from modlib.task import EXCLUSIONS, RULES, check_modulus, make_pairs, parity_target
 
 TEST_PAIR_SEED = 2021
 
@@ -42,6 +42,8 @@ class TrainConfig:
     accuracy reaches it (the authors' code stopped at 0.90, judged on the test pairs);
     ``None`` trains every epoch, as the paper's text says. ``modulus`` m > 2 asks the modules to
     communicate more than the paper's one parity bit (`modlib.task`; 2: the paper's task).
+    ``exclusion="mirrored"`` excludes ``(D_0 - D_1) mod 10`` in {0, 1} instead of the paper's
+    ``(D_1 - D_0) mod 10``: a control for what makes the two modules differ (`modlib.task`).
     ``engine="native"`` takes each step in compiled C++ (`modlib.native`): the same arithmetic
     to float rounding, about 30% less time per step on the CPU; the stored results but
     ``paper-native`` are ``"torch"``'s. ``rewire=False`` is a control, not the paper's method:
@@ -61,6 +63,7 @@ class TrainConfig:
     rule: str = "prose"
     modulus: int = 2
     exclude: bool = True
+    exclusion: str = "paper"
     balance: bool = True
     train_images: int | None = None
     test_images: int | None = None
@@ -80,6 +83,7 @@ class TrainConfig:
              f"deepr_lr_range must be two positive learning rates (sparsest, densest), e.g. (0.1, 0.01); "
              f"got {tuple(lr_range)}"),
             (self.rule in RULES, f"rule must be one of {RULES}, got {self.rule!r}"),
+            (self.exclusion in EXCLUSIONS, f"exclusion must be one of {EXCLUSIONS}, got {self.exclusion!r}"),
             (self.stop_accuracy is None or 0 < self.stop_accuracy <= 1,
              f"stop_accuracy must be in (0, 1] (or None: no early stop), got {self.stop_accuracy}"),
             (all(n is None or n >= 1 for n in (self.train_images, self.test_images)),
@@ -122,7 +126,8 @@ class Split:
         return cls(images.reshape(len(images), -1).to(device, torch.float32) / 255, labels.to(device))
 
     def pairs(self, seed: int, cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
-        i0, i1 = make_pairs(self.labels.cpu(), seed, exclude=cfg.exclude, balance=cfg.balance, modulus=cfg.modulus)
+        i0, i1 = make_pairs(self.labels.cpu(), seed, exclude=cfg.exclude, balance=cfg.balance, modulus=cfg.modulus,
+                            exclusion=cfg.exclusion)
         return i0.to(self.x.device), i1.to(self.x.device)
 
     def batch(self, i0: torch.Tensor, i1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
