@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modlib.analysis import (bootstrap_onsets, claim_figures, claims, compare_moduli, learning_curves, level_means,
-                             long_run_figures, moduli_accuracy, moduli_levels, modulus_tables, onset_p, onset_table,
-                             onsets, paired_accuracy, paired_specialization, specialization_frame,
-                             verdicts_side_by_side)
+from modlib.analysis import (bootstrap_means, bootstrap_onsets, claim_figures, claims, compare_moduli,
+                             learning_curves, level_means, long_run_figures, mask_accuracy_pairs, moduli_accuracy,
+                             moduli_levels, modulus_tables, onset_p, onset_table, onsets, paired_accuracy,
+                             paired_specialization, specialization_frame, verdicts_side_by_side)
 from modlib.sweep import COLUMNS
 
 
@@ -35,6 +35,80 @@ def test_onset_is_the_largest_p_risen_a_quarter_of_the_way():
     assert np.isnan(onset_p(pd.Series(0.3, index=LEVELS)))  # a flat curve never rises
     rows = np.array([[1.0, 0.5, 0.2, 0.0, 0.0], [1.0, 0.5, 0.3, 0.0, 0.0]])
     assert onsets(np.array(LEVELS), rows).tolist() == [1e-3, 1e-2]
+
+
+PAPER_LEVELS = [1e-4, 3e-4, 8e-4, 2.2e-3, 6e-3, 1.67e-2, 4.64e-2, 0.129, 0.359, 1.0]
+
+
+def noiseless(curve, levels=PAPER_LEVELS, metric="correlation", seeds=4) -> pd.DataFrame:
+    return spec_table({p: [s] * seeds for p, s in zip(levels, curve)}, metric)
+
+
+def test_the_minimum_baseline_reads_a_u_shaped_curve_from_its_lowest_level():
+    u_shape = pd.Series([1.0, 0.8, 0.6, 0.4, 0.2, 0.1, 0.0, 0.0, 0.0, 0.6], index=PAPER_LEVELS)
+    assert onset_p(u_shape) == 3e-4  # past 0.6 + 0.25 * 0.4 = 0.7: only 1.0 and 0.8
+    assert onset_p(u_shape, baseline="minimum") == 2.2e-3  # past 0 + 0.25 * 1.0, sparser than the minimum: 0.4
+    with pytest.raises(ValueError, match="baseline must be one of"):
+        onset_p(u_shape, baseline="median")
+
+
+def test_a_verdict_that_flips_with_the_baseline_says_so():
+    # flat at 0.1 above p = 0.0167, then a rise at p = 1: measured from p = 1 the rise starts below 0.01,
+    # from the minimum at 0.0167 (but for the highest fraction)
+    table = noiseless([1.0, 0.8, 0.6, 0.5, 0.45, 0.35, 0.1, 0.1, 0.1, 0.5])
+    verdicts = claims(table, resamples=20).set_index(["claim", "the paper says"])
+    b = verdicts.loc[("b", "correlation rises only for p < 0.01 (Q > 0.49)")]
+    assert b["densest"] == "reproduced / reproduced / reproduced"
+    assert b["minimum"] == "not reproduced / not reproduced / reproduced"
+    assert b["verdict"] == "depends on the baseline"
+    d = verdicts.loc[("d", "correlation: little or no specialization at Q = 0.35")]
+    assert (d["densest"].split(" / ")[0], d["verdict"]) == ("reproduced", "reproduced")
+
+
+def test_a_verdict_that_flips_with_the_onset_fraction_says_so():
+    table = noiseless([1.0, 0.9, 0.8, 0.7, 0.6, 0.3, 0.15, 0.05, 0.0, 0.0])  # 0.3 at 0.0167: above 0.1 and 0.25
+    b = claims(table, resamples=20).set_index("claim").loc["b"]
+    assert b["densest"] == "not reproduced / not reproduced / reproduced"
+    assert b["verdict"] == "depends on the fraction"
+
+
+def test_claim_b_is_not_tested_without_a_level_between_001_and_the_densest():
+    three = noiseless([1.0, 0.5, 0.0], levels=[1e-4, 5e-3, 1.0])  # the onset could only be at or below 0.005
+    assert claims(three, resamples=20).set_index("claim").loc["b", "verdict"] == "not tested"
+    four = noiseless([1.0, 0.5, 0.0, 0.0], levels=[1e-4, 5e-3, 0.1, 1.0])
+    assert claims(four, resamples=20).set_index("claim").loc["b", "verdict"] == "reproduced"
+
+
+def test_claim_c_fails_when_the_weight_mask_rises_before_p_011():
+    others = noiseless([1.0, 0.9, 0.8, 0.7, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0])
+    rise = [1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7]  # down to p = 0.0464, the last level below 0.11
+    in_window = pd.concat([others, noiseless(rise + [0.0, 0.0, 0.0], metric="weight_mask")])
+    too_early = pd.concat([others, noiseless(rise + [0.6, 0.6, 0.0], metric="weight_mask")])
+    assert claims(in_window, resamples=20).set_index("claim").loc["c", "verdict"] == "reproduced"
+    assert claims(too_early, resamples=20).set_index("claim").loc["c", "verdict"] == "partly"  # earlier, not flat
+
+
+def test_seeds_are_resampled_jointly_across_levels():
+    # each seed is one initialisation at every level: a seed that is high everywhere moves every level of a resample
+    values = np.array([[0.0, 1.0, 2.0, 3.0], [0.0, 1.0, 2.0, 3.0]])  # [levels, seeds]
+    means = bootstrap_means(values, resamples=200, seed=3)
+    assert means.shape == (200, 2)
+    assert np.array_equal(means[:, 0], means[:, 1])
+    assert means[:, 0].std() > 0  # but the draws do differ between resamples
+
+
+def test_claim_f_compares_masks_on_trained_and_untrained_models():
+    rows = [dict(architecture="standard", k=k, p=k / 1e4, seed=seed, metric=metric, subtask=t, value=value)
+            for k in (1, 10_000) for seed in range(4) for t in (0, 1)
+            for metric, value in (("mask_accuracy", 0.8 + 0.01 * seed), ("mask_accuracy_untrained", 0.3))]
+    table = pd.concat([noiseless([1.0, 0.0], levels=[1e-4, 1.0]), pd.DataFrame(rows)])
+    pairs = mask_accuracy_pairs(table)
+    assert pairs.loc[(1e-4, 2), "difference"] == pytest.approx(0.52)
+    f = claim_figures(table, resamples=20)
+    assert (f["mask_trained"], f["mask_untrained"], f["mask_pairs_higher"]) == pytest.approx((0.815, 0.3, 1.0))
+    assert claims(table, resamples=20).set_index("claim").loc["f", "verdict"] == "reproduced"
+    worse = table.assign(value=np.where(table.metric == "mask_accuracy_untrained", 0.9, table.value))
+    assert claims(worse, resamples=20).set_index("claim").loc["f", "verdict"] == "not reproduced"
 
 
 def test_onsets_without_seed_noise_are_certain():
