@@ -312,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     from pathlib import Path
 
     from modlib.metrics import METRICS
-    from modlib.sweep import PRESETS
+    from modlib.sweep import MEASUREMENTS, PRESETS
 
     p = sub.add_parser("sweep", help="train and measure every (level, seed, architecture)")
     p.add_argument("--preset", required=True, help=f"one of {', '.join(PRESETS)}; or the name of a sweep you ran "
@@ -331,7 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, help="seeds per level")
     p.add_argument("--architectures", type=comma_separated(str), help="comma-separated: standard,bottleneck")
     p.add_argument("--metrics", type=comma_separated(str),
-                   help="comma-separated among " + ",".join(METRICS) + '; "" for none (training only)')
+                   help="comma-separated among " + ",".join(MEASUREMENTS) + '; "" for none (training only); '
+                        'crossing: how well each digit can be read from what crosses (modlib.crossing)')
     add_setting_arguments(p)
     add_mask_arguments(p)
     p.set_defaults(func=cmd_sweep)

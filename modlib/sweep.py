@@ -31,6 +31,7 @@ import torch
 from tqdm import tqdm
 
 from modlib.bench import flops_per_pair, matmul_throughput, processor, run_processes, threads_per_worker
+from modlib.crossing import CROSSING, crossing_metric
 from modlib.data import write_atomic
 from modlib.metrics import (MASK_OPTIONS, METRIC_FUNCTIONS, METRICS, MetricData, applicable_metrics,
                             check_mask_options, metric_options, weight_mask_metric)
@@ -46,6 +47,7 @@ COLUMNS = ["architecture", "n_hidden", "k", "p", "q", "seed", "metric", "module"
            "job", "job_seconds"]
 WHOLE_NUMBERS = {"module": "Int64", "subtask": "Int64", "epoch": "Int64"}  # may be empty (NA) in a row
 CURVES = ("train_accuracy", "test_accuracy")  # per epoch, stored as metric "epoch_<name>"
+MEASUREMENTS = (*METRICS, "crossing")  # what a sweep can measure: the metrics, and what crosses (modlib.crossing)
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class SweepConfig:
             (self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}"),
             (set(self.architectures) <= set(ARCHITECTURES) and self.architectures,
              f"architectures must be among {ARCHITECTURES}, got {self.architectures}"),
-            (set(self.metrics) <= set(METRICS), f"metrics must be among {METRICS}, got {self.metrics}"),
+            (set(self.metrics) <= set(MEASUREMENTS), f"metrics must be among {MEASUREMENTS}, got {self.metrics}"),
         ]
         require(problems)
         check_mask_options(**self.metric_options("weight_mask"))
@@ -202,6 +204,10 @@ VARIANTS = {
     "batch-64": ("batches of 64 pairs", {"batch_size": 64}),
     "mask-repeats": ("3 weight masks averaged", {"mask_repeats": 3}),
 }
+# What crosses a handful of connections: more than the parity bit the task needs? The standard
+# models of the paper sweep at its four sparsest levels.
+PRESETS["crossing"] = SweepConfig(name="crossing", k_values=(1, 3, 8, 22), architectures=("standard",),
+                                  metrics=("crossing",))
 # The authors' code's choices all at once (replication notes), where the variants above try each
 # alone: is a disagreement with the paper the text's or the code's? The code's target is the prose
 # reading, the default; its masks were averaged over several initialisations.
@@ -263,6 +269,10 @@ def run_job(cfg: SweepConfig, job, data: MetricData) -> pd.DataFrame:
                  for t, a in enumerate(result.get("mask_accuracy", []))]
     if cfg.random_masks and "weight_mask" in cfg.metrics and not model.config.bottleneck:
         rows += random_mask_rows(cfg, job, data, base)
+    if "crossing" in cfg.metrics:
+        crossing = crossing_metric(model, data, seed=seed)
+        rows += [dict(base, metric=name, module=n, subtask=1 - n, value=float(crossing[name][n]))
+                 for name in CROSSING for n in (0, 1)]
     frame = pd.DataFrame(rows, columns=COLUMNS).astype(WHOLE_NUMBERS)
     frame["job"] = job_id(job)
     frame["job_seconds"] = time.perf_counter() - start
