@@ -38,7 +38,8 @@ MASK_SETTINGS = {"mask_fraction": "mask_fraction", "mask_repeats": "mask_repeats
 SWEEP_SETTINGS = {**{field: arg for field, arg in {**MODEL_SETTINGS, **TRAIN_SETTINGS}.items()
                      if field not in ("n_connections", "bottleneck", "seed")},
                   "name": "name", "levels": "levels", "k_values": "connections", "seeds": "seeds",
-                  "architectures": "architectures", "metrics": "metrics", **MASK_SETTINGS}
+                  "architectures": "architectures", "metrics": "metrics", "random_masks": "random_masks",
+                  **MASK_SETTINGS}
 
 
 def given(args, settings: dict) -> dict:
@@ -333,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", type=comma_separated(str),
                    help="comma-separated among " + ",".join(MEASUREMENTS) + '; "" for none (training only); '
                         'crossing: how well each digit can be read from what crosses (modlib.crossing)')
+    p.add_argument("--random-masks", action=argparse.BooleanOptionalAction,
+                   help="also train the weight masks on each model before training (claim (f): masks find more in "
+                        "trained networks than in random ones; default: no)")
     add_setting_arguments(p)
     add_mask_arguments(p)
     p.set_defaults(func=cmd_sweep)

@@ -200,18 +200,21 @@ def check_mask_options(q: float = 0.05, repeats: int = 1, epochs: int = 1, score
                          f"score bound = {score_init}")
 
 
-def weight_mask_metric(model: ModularRNN, data: MetricData, q: float = 0.05, repeats: int = 1, seed: int = 0,
-                       progress: bool = True, **mask_options) -> dict:
+def weight_mask_metric(model: ModularRNN, data: MetricData, q: float = 0.05, repeats: int = 1, epochs: int = 1,
+                       score_init: float = INIT_BOUND, interconnections: bool = False, seed: int = 0,
+                       progress: bool = True) -> dict:
     """``M[n, k]``: the fraction of the weights kept by the mask for digit k that lie in
     module n. Also returns each mask's test accuracy on its sub-task. ``repeats`` > 1 trains
     that many masks per sub-task from different random scores and averages their fractions
-    and accuracies (the authors' code used several; the paper does not say)."""
-    check_mask_options(q, repeats, **mask_options)
+    and accuracies (the authors' code used several; the paper does not say). ``epochs``,
+    ``score_init`` and ``interconnections`` are `train_mask`'s (the paper gives one epoch and
+    leaves the other two open)."""
+    check_mask_options(q, repeats, epochs, score_init, interconnections)
     table, accuracies = np.zeros((2, 2)), np.zeros(2)
     for k in (0, 1):
         for r in range(repeats):
-            masks, acc = train_mask(model, data, k, q=q, seed=seed + MASK_REPEAT_SEED * r, progress=progress,
-                                    **mask_options)
+            masks, acc = train_mask(model, data, k, q=q, epochs=epochs, seed=seed + MASK_REPEAT_SEED * r,
+                                    score_init=score_init, interconnections=interconnections, progress=progress)
             kept = kept_per_module(masks)
             table[:, k] += (kept / kept.sum()).cpu().numpy() / repeats
             accuracies[k] += acc / repeats

@@ -60,7 +60,8 @@ def test_every_sweep_setting_can_be_set_from_the_command_line():
     result = cli("sweep", "--preset", "smoke", "--name", "x", "--connections", "60,1", "--batch-size", "64",
                  "--decision", "absmax", "--message", "before", "--rule", "equation", "--no-exclude",
                  "--no-balance", "--deepr-lr", "0.1,0.001", "--mask-fraction", "0.1", "--mask-repeats", "3",
-                 "--modulus", "4", "--no-rewire", "--show")
+                 "--modulus", "4", "--no-rewire", "--init", "pytorch", "--exclusion", "mirrored", "--random-masks",
+                 "--mask-epochs", "2", "--mask-score-init", "0.5", "--mask-interconnections", "--show")
     assert result.returncode == 0, result.stderr
     shown = dict(line.strip().split(": ", 1) for line in result.stdout.splitlines())
     assert shown["connections"] == "[1, 60]" and "not used" in shown["levels"]
@@ -69,6 +70,8 @@ def test_every_sweep_setting_can_be_set_from_the_command_line():
     assert (shown["exclude"], shown["balance"], shown["deepr_lr_range"]) == ("False", "False", "[0.1, 0.001]")
     assert (shown["mask_fraction"], shown["mask_repeats"], shown["modulus"]) == ("0.1", "3", "4")
     assert shown["rewire"] == "False"
+    assert (shown["init"], shown["exclusion"], shown["random_masks"]) == ("pytorch", "mirrored", "True")
+    assert (shown["mask_epochs"], shown["mask_score_init"], shown["mask_interconnections"]) == ("2", "0.5", "True")
 
 
 @needs_mnist

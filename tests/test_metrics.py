@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from modlib.metrics import (METRIC_FUNCTIONS, MetricData, applicable_metrics, bottleneck_metric, cka,
-                            correlation_table, derangement_within_classes, global_top_mask, pearson_rows,
-                            specialization, weight_mask_metric)
+                            correlation_table, derangement_within_classes, global_top_mask, kept_per_module,
+                            pearson_rows, scored_parameters, specialization, weight_mask_metric)
 from modlib.model import ModularRNN
 from modlib.train import TrainConfig
 
@@ -100,6 +100,27 @@ def test_global_top_mask_keeps_exactly_q_of_all_scores():
     assert smallest_kept > largest_dropped
 
 
+def test_scored_interconnections_count_only_the_active_ones_for_their_receiving_module():
+    model = ModularRNN(n_hidden=10, n_connections=3, seed=1)
+    scores = {name: torch.rand(p.shape) + 1 for name, p in model.named_parameters()
+              if name in scored_parameters(model, interconnections=True)}
+    scores["theta"] = torch.full_like(model.theta, 100.0)  # the highest scores: kept first where they exist
+    masks = global_top_mask(scores, 0.05, {"theta": model.theta.detach() > 0})
+    assert int(masks["theta"].sum()) == 6  # the 3 active connections each way, not the 194 dormant entries
+    assert bool((masks["theta"] <= (model.theta.detach() > 0)).all())
+    n_scored = sum(s.numel() for name, s in scores.items() if name != "theta") + 6
+    assert sum(int(m.sum()) for m in masks.values()) == round(0.05 * n_scored)
+    only_theta = {name: torch.zeros_like(m) for name, m in masks.items()} | {"theta": masks["theta"]}
+    only_theta["theta"][1] = False  # keep the connections from module 0 to module 1 alone
+    assert kept_per_module(only_theta).tolist() == [0.0, 3.0]  # counted in module 1, which receives them
+
+
+@pytest.mark.parametrize("options", [{"epochs": 0}, {"score_init": 0.0}])
+def test_weight_mask_refuses_no_training_and_scores_that_start_at_zero(options):
+    with pytest.raises(ValueError, match="epochs >= 1 .* score bound > 0"):
+        weight_mask_metric(ModularRNN(n_connections=1), data=None, **options)
+
+
 @pytest.fixture(scope="module", params=DEVICES)
 def small_data(request):
     return MetricData.load(TrainConfig(train_images=6000, test_images=2000, device=request.param))
@@ -128,6 +149,13 @@ def test_isolated_modules_masks_select_the_module_that_sees_the_digit(small_data
     m = result["M"]
     assert m[:, 0].sum() == pytest.approx(1.0) and m[:, 1].sum() == pytest.approx(1.0)
     assert m[0, 0] > m[1, 0] and m[1, 1] > m[0, 1]
+
+
+@needs_mnist
+def test_masks_that_score_the_interconnections_still_split_between_the_modules(small_data):
+    model = ModularRNN(n_connections=10_000, seed=0).to(small_data.test.x.device)
+    result = weight_mask_metric(model, small_data, q=0.05, interconnections=True, progress=False)
+    assert result["M"].sum(0) == pytest.approx([1.0, 1.0])
 
 
 @needs_mnist

@@ -85,6 +85,19 @@ def test_weights_start_uniform_in_plus_minus_0_1():
     assert float(w.abs().max()) <= 0.1 and float(w.mean().abs()) < 0.01
 
 
+def test_pytorch_init_bounds_each_layer_by_its_fan_in():
+    """nn.RNN and nn.Linear draw from U(-1/sqrt(fan_in), 1/sqrt(fan_in)): at N = 100 that is the
+    paper's 0.1 everywhere but in the bottleneck's readout (fan-in 5)."""
+    standard = [ModularRNN(n_connections=60, seed=2, init=init) for init in ("uniform", "pytorch")]
+    assert all(torch.equal(a, b) for a, b in zip(*(m.parameters() for m in standard)))
+    uniform, pytorch = (ModularRNN(n_connections=60, bottleneck=5, seed=2, init=init) for init in ("uniform", "pytorch"))
+    assert torch.equal(uniform.w_hb, pytorch.w_hb)
+    assert 0.1 < float(pytorch.w_br.detach().abs().max()) <= 5 ** -0.5
+    assert torch.allclose(pytorch.w_br, uniform.w_br * 5 ** -0.5 / 0.1)  # the same draws, scaled
+    small = ModularRNN(n_hidden=16, n_connections=1, seed=0, init="pytorch")
+    assert 0.1 < float(small.w_hh.detach().abs().max()) <= 0.25
+
+
 @pytest.mark.parametrize("decision", ["max", "absmax"])
 def test_decision_picks_module_with_largest_readout(decision):
     model = ModularRNN(n_hidden=4, n_connections=1, decision=decision)

@@ -115,9 +115,30 @@ def test_a_sweeps_mask_settings_reach_the_weight_mask_and_only_it():
     from modlib.metrics import weight_mask_metric
 
     cfg = replace(PRESETS["smoke"], mask_fraction=0.1, mask_repeats=3)
-    assert cfg.metric_options("weight_mask") == {"q": 0.1, "repeats": 3}
+    assert cfg.metric_options("weight_mask") == {"q": 0.1, "repeats": 3, "epochs": 1, "score_init": 0.1,
+                                                 "interconnections": False}
     assert set(cfg.metric_options("weight_mask")) <= set(inspect.signature(weight_mask_metric).parameters)
     assert all(cfg.metric_options(name) == {} for name in ("bottleneck", "correlation", "cka"))
+
+
+@needs_mnist
+def test_random_masks_are_the_weight_mask_of_the_model_before_training():
+    from modlib.metrics import MetricData, weight_mask_metric
+    from modlib.sweep import run_job
+    from modlib.train import new_model
+
+    cfg = replace(PRESETS["smoke"], architectures=("standard",), metrics=("weight_mask",), random_masks=True,
+                  train_images=2000, test_images=500)
+    data = MetricData.load(cfg.train_config(0))
+    rows = run_job(cfg, ("standard", 1, 0), data)
+    untrained = new_model(cfg.model_config(1, "standard"), cfg.train_config(0))[0]
+    expected = weight_mask_metric(untrained, data, seed=0, progress=False)
+    stored = rows[rows.metric == "weight_mask_untrained"].sort_values(["module", "subtask"])["value"]
+    np.testing.assert_allclose(stored.to_numpy(), expected["M"].ravel())
+    accuracy = rows[rows.metric == "mask_accuracy_untrained"].sort_values("subtask")["value"]
+    np.testing.assert_allclose(accuracy.to_numpy(), expected["mask_accuracy"])
+    trained = rows[rows.metric == "weight_mask"].sort_values(["module", "subtask"])["value"].to_numpy()
+    assert not np.allclose(trained, expected["M"].ravel())  # the trained model's masks are others
 
 
 def test_a_folder_from_before_a_setting_was_added_resumes_with_its_default(tmp_path):

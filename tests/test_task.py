@@ -19,6 +19,20 @@ def test_exclusion_rule_removes_exactly_the_20_diagonal_combinations():
         assert v == (b != a and b != (a + 1) % 10)
 
 
+def test_the_mirrored_exclusion_is_the_paper_s_with_the_modules_swapped():
+    d0, d1 = all_combinations()
+    assert torch.equal(valid_pair(d0, d1, "mirrored"), valid_pair(d1, d0))
+    assert not torch.equal(valid_pair(d0, d1, "mirrored"), valid_pair(d0, d1))  # the task has a direction
+    with pytest.raises(ValueError, match="exclusion must be one of"):
+        valid_pair(d0, d1, "both")
+
+
+def test_swapping_the_modules_turns_the_prose_rule_into_the_equation():
+    d0, d1 = all_combinations()
+    assert torch.equal(parity_target(d0, d1, "prose"), parity_target(d1, d0, "equation"))
+    assert not torch.equal(parity_target(d0, d1, "prose"), parity_target(d1, d0, "prose"))
+
+
 def test_exclusion_balances_parity_over_combinations():
     d0, d1 = all_combinations()
     p = parity_difference(d0, d1)[valid_pair(d0, d1)]
