@@ -37,6 +37,28 @@ def spec_level_means(spec: pd.DataFrame) -> pd.DataFrame:
     return spec.groupby(["p", "metric"])["spec"].mean().unstack("metric")
 
 
+def module_level_means(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean specialization of each module per measure and level: rows (metric, p), columns
+    ``module 0``, ``module 1`` and their ``difference`` (module 0 minus module 1)."""
+    means = specialization_frame(table).groupby(["metric", "p"])[["spec_0", "spec_1"]].mean()
+    means.columns = ["module 0", "module 1"]
+    return means.assign(difference=means["module 0"] - means["module 1"])
+
+
+def accurate_models(table: pd.DataFrame, threshold: float = 0.9) -> pd.DataFrame:
+    """The rows of the models whose test accuracy on the task is at least ``threshold``: the
+    curves of these alone are not read through how well each model trained."""
+    acc = table[table["metric"] == "accuracy"]
+    keep = acc.loc[acc["value"] >= threshold, ["architecture", "k", "seed"]]
+    return table.merge(keep, on=["architecture", "k", "seed"])
+
+
+def models_per_level(table: pd.DataFrame) -> pd.DataFrame:
+    """How many models each architecture has at each level k (columns)."""
+    acc = table[table["metric"] == "accuracy"]
+    return acc.pivot_table(index="architecture", columns="k", values="value", aggfunc="size", fill_value=0)
+
+
 def learning_curves(table: pd.DataFrame, curve: str = "test_accuracy") -> pd.DataFrame:
     """Mean accuracy over seeds after each epoch: rows (architecture, k), columns epoch.
     ``curve`` is "test_accuracy" or "train_accuracy" (the running mean over the epoch's batches)."""

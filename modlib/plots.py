@@ -102,6 +102,33 @@ def main_figure(table):
     return fig
 
 
+def module_figure(table, tables: dict | None = None):
+    """Each module's specialization against p (log axis), a panel per measure: module 0 solid,
+    module 1 dashed (mean, 95% interval over seeds). ``tables``: several sweeps by label, one
+    colour each, to compare them; else ``table`` alone."""
+    tables = tables or {"": table}
+    spec = {label: specialization_frame(t) for label, t in tables.items()}
+    measures = [m for m in MEASURES if any((s["metric"] == m).any() for s in spec.values())]
+    fig, axes = plt.subplots(1, len(measures), figsize=(4.4 * len(measures), 3.8), sharey=True, squeeze=False)
+    colors = plt.get_cmap("tab10").colors
+    for ax, metric in zip(axes[0], measures):
+        for (label, frame), color in zip(spec.items(), colors):
+            rows = frame[frame["metric"] == metric]
+            for module, style in ((0, "-"), (1, "--")):
+                x, mean, lo, hi = summary(rows, "p", f"spec_{module}")
+                ax.plot(x, mean, style, marker="o", ms=3, color=color, label=f"{label} module {module}".strip())
+                ax.fill_between(x, lo, hi, color=color, alpha=0.12, lw=0)
+        ax.set_xscale("log")
+        ax.set_title(LABELS[metric])
+        ax.set_xlabel("fraction of interconnections p")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("specialization $\\mathcal{M}_{spec}(n)$")
+    axes[0, -1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def learning_curve_figure(table, curve: str = "test_accuracy"):
     """Mean accuracy after each epoch, a line per level k (colour: log p), a panel per architecture."""
     curves = learning_curves(table, curve)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from modlib.analysis import (bootstrap_means, bootstrap_onsets, claim_figures, claims, compare_moduli,
-                             learning_curves, level_means, long_run_figures, mask_accuracy_pairs, moduli_accuracy,
+                             accurate_models, learning_curves, level_means, module_level_means, models_per_level, long_run_figures, mask_accuracy_pairs, moduli_accuracy,
                              moduli_levels, modulus_tables, onset_p, onset_table, onsets, paired_accuracy,
                              paired_specialization, specialization_frame, verdicts_side_by_side)
 from modlib.sweep import COLUMNS
@@ -109,6 +109,24 @@ def test_claim_f_compares_masks_on_trained_and_untrained_models():
     assert claims(table, resamples=20).set_index("claim").loc["f", "verdict"] == "reproduced"
     worse = table.assign(value=np.where(table.metric == "mask_accuracy_untrained", 0.9, table.value))
     assert claims(worse, resamples=20).set_index("claim").loc["f", "verdict"] == "not reproduced"
+
+
+def test_each_module_is_shown_apart():
+    table = noiseless([1.0, 0.0], levels=[1e-4, 1.0])
+    table.loc[(table.module == 1) & (table.subtask == 0), "value"] = 1.0  # module 1 reads digit 0 as well as its own
+    means = module_level_means(table).loc["correlation"]
+    assert means.loc[1e-4, "module 0"] == pytest.approx(1.0)
+    assert means.loc[1e-4, "module 1"] == pytest.approx((2 - 1) / (2 + 1))  # own 1 + s = 2, other 1
+    assert means.loc[1e-4, "difference"] == pytest.approx(1 - 1 / 3)
+
+
+def test_accurate_models_keep_whole_models_above_the_threshold():
+    table = noiseless([1.0, 0.0], levels=[1e-4, 1.0], seeds=2)
+    accuracy = pd.DataFrame([dict(architecture="standard", k=k, seed=s, metric="accuracy", value=0.8 + 0.15 * s)
+                             for k in (1, 10_000) for s in (0, 1)])
+    kept = accurate_models(pd.concat([table, accuracy]), 0.9)
+    assert set(kept["seed"]) == {1} and len(kept) == len(table) / 2 + 2
+    assert models_per_level(kept).loc["standard"].tolist() == [1, 1]
 
 
 def test_onsets_without_seed_noise_are_certain():

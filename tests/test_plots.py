@@ -82,3 +82,16 @@ def test_rewiring_figure_plots_both_directions_of_a_log_against_the_step():
     assert [list(line.get_ydata()) for line in count_axis.lines] == [[3] * 4, [3] * 4]
     assert list(share_axis.lines[1].get_xdata()) == [1, 2, 3, 4]
     assert list(share_axis.lines[1].get_ydata()) == pytest.approx([100, 200 / 3, 200 / 3, 100])
+
+
+def test_module_figure_draws_both_modules_of_each_sweep_per_measure():
+    from modlib.plots import module_figure
+    from tests.test_analysis import noiseless
+
+    table = pd.concat([noiseless([1.0, 0.0], levels=[1e-4, 1.0]),
+                       noiseless([0.5, 0.0], levels=[1e-4, 1.0], metric="weight_mask")])
+    fig = module_figure(table, {"paper": table, "control": table})
+    assert [ax.get_title() for ax in fig.axes] == ["weight mask", "correlation"]
+    labels = [line.get_label() for line in fig.axes[0].lines if not line.get_label().startswith("_")]
+    assert labels == ["paper module 0", "paper module 1", "control module 0", "control module 1"]
+    assert list(fig.axes[0].lines[0].get_ydata()) == [0.5, 0.0]
