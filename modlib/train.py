@@ -333,7 +333,7 @@ def train_model(model_cfg: ModelConfig, cfg: TrainConfig, progress: bool = True,
                 splits: tuple[Split, Split] | None = None):
     """Train one model from scratch. Returns ``(model, record)``; the record holds both
     configs, per-epoch loss, accuracies and Deep-R rewirings, and timings. Same seed and threads, same numbers
-    (one thread and two round some small products differently: chapter "Training", "Speed").
+    (one thread and two round some small products differently: appendix "Computational reproducibility").
     ``splits``: the (train, test) splits already loaded for ``cfg``, to save reading MNIST again."""
     model, dense, sparse = new_model(model_cfg, cfg)
     train, test = splits or (Split.load("train", cfg.train_images, cfg.device),
