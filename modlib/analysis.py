@@ -346,6 +346,26 @@ def overall_verdict(verdicts: dict[tuple[str, float], str]) -> str:
     return "depends on the fraction"
 
 
+def with_untrained_masks(table: pd.DataFrame, random_masks: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the masks on untrained models of a sweep of the same models
+    (``random-masks``), for claim (f)."""
+    return pd.concat([table, random_masks[random_masks["metric"] == "mask_accuracy_untrained"]], ignore_index=True)
+
+
+def summary_table(tables: dict[str, pd.DataFrame], resamples: int = 1000) -> pd.DataFrame:
+    """The `claims` of several sweeps (by label) side by side, one screen: per claim, each
+    sweep's verdict, the first sweep's findings (at p = 1 and fraction 0.25), and one
+    ``verdict``: the common one, or "depends on the configuration"."""
+    verdicts = {label: claims(table, resamples).set_index(["claim", "the paper says"]) for label, table in tables.items()}
+    first = next(iter(verdicts.values()))
+    side = pd.concat({label: v["verdict"] for label, v in verdicts.items()}, axis=1, join="outer")
+    side = side.reindex(first.index.append(side.index.difference(first.index))).fillna("not tested")
+    same = side.nunique(axis=1, dropna=False) == 1
+    side["verdict"] = np.where(same, side.iloc[:, 0], "depends on the configuration")
+    side["we find"] = first["we find"].reindex(side.index)
+    return side.reset_index()
+
+
 def verdicts_side_by_side(ours: pd.DataFrame, theirs: pd.DataFrame, labels: tuple[str, str]) -> pd.DataFrame:
     """Two sweeps' `claims`, labelled ``labels``, side by side: what each finds, and whether their
     verdicts agree."""

@@ -7,7 +7,8 @@ import pytest
 from modlib.analysis import (bootstrap_means, bootstrap_onsets, claim_figures, claims, compare_moduli,
                              accurate_models, learning_curves, level_means, module_level_means, models_per_level, long_run_figures, mask_accuracy_pairs, moduli_accuracy,
                              moduli_levels, modulus_tables, onset_p, onset_table, onsets, paired_accuracy,
-                             paired_specialization, specialization_frame, verdicts_side_by_side)
+                             paired_specialization, specialization_frame, summary_table, verdicts_side_by_side,
+                             with_untrained_masks)
 from modlib.sweep import COLUMNS
 
 
@@ -294,3 +295,19 @@ def test_long_run_figures_read_both_ends_from_the_budget_on():
     assert figures["sparsest_final"] == pytest.approx(0.305)  # k = 1 after epoch 3, mean of seeds 0 and 1
     assert (figures["dense_test_low"], figures["dense_test_high"]) == pytest.approx((0.205, 0.305))  # epochs 2, 3
     assert figures["dense_train_low"] == figures["dense_train_high"] == 0.5
+
+
+def test_the_summary_puts_each_configuration_s_verdict_side_by_side():
+    late = noiseless([1.0, 0.9, 0.8, 0.7, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0])
+    early = noiseless([1.0, 0.95, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.0])
+    summary = summary_table({"text": late, "code": early}, resamples=20).set_index("claim")
+    assert list(summary.columns) == ["the paper says", "text", "code", "verdict", "we find"]
+    assert (summary.loc["b", "text"], summary.loc["b", "code"]) == ("reproduced", "not reproduced")
+    assert summary.loc["b", "verdict"] == "depends on the configuration"
+    assert summary.loc["a", "verdict"] == "reproduced"
+    masks = pd.DataFrame([dict(architecture="standard", k=k, p=k / 1e4, seed=s, metric=m, subtask=t, value=v)
+                          for k in (1, 10_000) for s in range(4) for t in (0, 1)
+                          for m, v in (("mask_accuracy", 0.8), ("mask_accuracy_untrained", 0.2))])
+    with_f = summary_table({"text": with_untrained_masks(pd.concat([late, masks]), masks), "code": early},
+                           resamples=20).set_index("claim")
+    assert (with_f.loc["f", "text"], with_f.loc["f", "code"]) == ("reproduced", "not tested")
