@@ -425,6 +425,49 @@ def paired_means(values: dict[str, pd.Series], by: list[str]) -> pd.DataFrame:
                                                                models=groups.size())
 
 
+# --- The weight mask's q and its other free choices --------------------------------------
+
+def mask_q_search(tables: dict[float, pd.DataFrame]) -> pd.DataFrame:
+    """Per candidate q (the sweeps of the sparsest models, by q): each module's mean and lowest
+    (over seeds) share of its own digit's mask, M(n, n), and the masks' mean test accuracy."""
+    rows = []
+    for q, table in sorted(tables.items()):
+        masks = table[table["metric"] == "weight_mask"]
+        own = masks[masks["module"] == masks["subtask"]].pivot_table(index="seed", columns="module", values="value")
+        accuracy = table.loc[table["metric"] == "mask_accuracy", "value"].mean()
+        rows.append({"q": q, "M(0,0) mean": own[0].mean(), "M(0,0) lowest": own[0].min(),
+                     "M(1,1) mean": own[1].mean(), "M(1,1) lowest": own[1].min(), "mask accuracy": accuracy})
+    return pd.DataFrame(rows).set_index("q")
+
+
+def calibrated_q(search: pd.DataFrame, threshold: float = 1.0) -> float:
+    """The paper's rule for q: the largest q whose masks keep only the module's own weights,
+    M(n, n) >= ``threshold`` (1: all of them) for both modules in every seed, at the sparsest
+    level; NaN when no candidate does."""
+    ok = (search["M(0,0) lowest"] >= threshold) & (search["M(1,1) lowest"] >= threshold)
+    return float(search.index[ok].max()) if ok.any() else np.nan
+
+
+def mask_sensitivity(reference: pd.DataFrame, settings: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The weight-mask specialization of each module under other mask settings (sweeps of the
+    same models, by label) against ``reference``'s, model by model: rows (setting, k), the
+    reference's and the setting's mean per module, and the mean paired difference of the two
+    modules' mean (`paired_means`)."""
+    key = ["architecture", "k", "seed"]
+    ref = specialization_frame(reference).query("metric == 'weight_mask'").set_index(key)
+    frames = []
+    for label, table in settings.items():
+        other = specialization_frame(table).query("metric == 'weight_mask'").set_index(key)
+        both = ref.join(other, how="inner", lsuffix=" reference", rsuffix=" setting")
+        columns = ["spec_0 reference", "spec_1 reference", "spec_0 setting", "spec_1 setting"]
+        means = both.groupby(level="k")[columns].mean()
+        paired = paired_means({"reference": ref["spec"], "setting": other["spec"]}, by=["k"])
+        frames.append(means.join(paired[["difference", "higher", "models"]]).assign(setting=label))
+    table = pd.concat(frames).reset_index().set_index(["setting", "k"])
+    table.columns = [c.replace("spec_", "module ") for c in table.columns]
+    return table
+
+
 # --- Tasks that need more communication (beyond the paper) --------------------------------
 
 def modulus_sweep_names(long: bool = False) -> dict[int, str]:

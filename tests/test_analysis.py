@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modlib.analysis import (bootstrap_means, bootstrap_onsets, claim_figures, claims, compare_moduli,
+from modlib.analysis import (calibrated_q, mask_q_search, mask_sensitivity, bootstrap_means, bootstrap_onsets, claim_figures, claims, compare_moduli,
                              accurate_models, learning_curves, level_means, module_level_means, models_per_level, long_run_figures, mask_accuracy_pairs, moduli_accuracy,
                              moduli_levels, modulus_tables, onset_p, onset_table, onsets, paired_accuracy,
                              paired_specialization, specialization_frame, summary_table, verdicts_side_by_side,
@@ -311,3 +311,36 @@ def test_the_summary_puts_each_configuration_s_verdict_side_by_side():
     with_f = summary_table({"text": with_untrained_masks(pd.concat([late, masks]), masks), "code": early},
                            resamples=20).set_index("claim")
     assert (with_f.loc["f", "text"], with_f.loc["f", "code"]) == ("reproduced", "not tested")
+
+
+def mask_rows(own: dict[int, list[float]], accuracy: float = 0.5) -> pd.DataFrame:
+    """Weight-mask rows of k = 1 models: M(n, n) per module and seed, M(n, 1 - n) the rest."""
+    rows = []
+    for module, values in own.items():
+        for seed, value in enumerate(values):
+            base = dict(architecture="standard", k=1, p=1e-4, seed=seed)
+            rows += [dict(base, metric="weight_mask", module=module, subtask=module, value=value),
+                     dict(base, metric="weight_mask", module=1 - module, subtask=module, value=1 - value),
+                     dict(base, metric="mask_accuracy", subtask=module, value=accuracy)]
+    return pd.DataFrame(rows)
+
+
+def test_q_is_calibrated_as_the_largest_whose_masks_keep_only_their_own_module():
+    search = mask_q_search({0.01: mask_rows({0: [1.0, 1.0], 1: [1.0, 1.0]}),
+                            0.02: mask_rows({0: [1.0, 1.0], 1: [1.0, 0.99]}),
+                            0.005: mask_rows({0: [1.0, 1.0], 1: [1.0, 1.0]}, accuracy=0.3)})
+    assert list(search.index) == [0.005, 0.01, 0.02]
+    assert search.loc[0.02, "M(1,1) lowest"] == 0.99 and search.loc[0.02, "M(1,1) mean"] == pytest.approx(0.995)
+    assert search.loc[0.005, "mask accuracy"] == 0.3
+    assert calibrated_q(search) == 0.01
+    assert calibrated_q(search, threshold=0.99) == 0.02
+    assert np.isnan(calibrated_q(search.assign(**{"M(0,0) lowest": 0.5})))
+
+
+def test_mask_sensitivity_pairs_each_setting_with_the_same_models():
+    reference = noiseless([0.8, 0.1], levels=[1e-4, 1.0], metric="weight_mask")
+    setting = noiseless([0.6, 0.1], levels=[1e-4, 1.0], metric="weight_mask", seeds=2)
+    table = mask_sensitivity(reference, {"other": setting})
+    row = table.loc[("other", 1)]
+    assert row["module 0 reference"] == pytest.approx(0.8) and row["module 1 setting"] == pytest.approx(0.6)
+    assert row["difference"] == pytest.approx(-0.2) and (row["higher"], row["models"]) == (0, 2)
