@@ -45,6 +45,21 @@ def module_level_means(table: pd.DataFrame) -> pd.DataFrame:
     return means.assign(difference=means["module 0"] - means["module 1"])
 
 
+def module_difference(tables: dict[str, pd.DataFrame], ks: tuple[int, ...] = (1, 3, 8)) -> pd.DataFrame:
+    """How much more specialised module 0 is than module 1 (spec_0 - spec_1 per model), over
+    the models at levels ``ks``, in each sweep (by label): mean and 95% bootstrap interval per
+    measure, and the number of models. Rows (sweep, metric)."""
+    rows = []
+    for label, table in tables.items():
+        spec = specialization_frame(table[table["k"].isin(ks)])
+        for metric, group in spec.groupby("metric", sort=False):
+            mean, low, high = mean_interval(group["spec_0"] - group["spec_1"])
+            rows.append(dict(sweep=label, metric=metric, **{"module 0": group["spec_0"].mean(),
+                             "module 1": group["spec_1"].mean()}, difference=mean, low=low, high=high,
+                             models=len(group)))
+    return pd.DataFrame(rows).set_index(["sweep", "metric"])
+
+
 def accurate_models(table: pd.DataFrame, threshold: float = 0.9) -> pd.DataFrame:
     """The rows of the models whose test accuracy on the task is at least ``threshold``: the
     curves of these alone are not read through how well each model trained."""

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modlib.analysis import (calibrated_q, mask_q_search, mask_sensitivity, bootstrap_means, bootstrap_onsets, claim_figures, claims, compare_moduli,
+from modlib.analysis import (module_difference, calibrated_q, mask_q_search, mask_sensitivity, bootstrap_means, bootstrap_onsets, claim_figures, claims, compare_moduli,
                              accurate_models, learning_curves, level_means, module_level_means, models_per_level, long_run_figures, mask_accuracy_pairs, moduli_accuracy,
                              moduli_levels, modulus_tables, onset_p, onset_table, onsets, paired_accuracy,
                              paired_specialization, specialization_frame, summary_table, verdicts_side_by_side,
@@ -344,3 +344,13 @@ def test_mask_sensitivity_pairs_each_setting_with_the_same_models():
     row = table.loc[("other", 1)]
     assert row["module 0 reference"] == pytest.approx(0.8) and row["module 1 setting"] == pytest.approx(0.6)
     assert row["difference"] == pytest.approx(-0.2) and (row["higher"], row["models"]) == (0, 2)
+
+
+def test_module_difference_pools_the_sparsest_levels_per_sweep():
+    table = noiseless([1.0, 0.5, 0.0], levels=[1e-4, 3e-4, 1.0])
+    table.loc[(table.module == 1) & (table.subtask == 0), "value"] = 1.0  # module 1 no longer specialised
+    row = module_difference({"paper": table}, ks=(1, 3)).loc[("paper", "correlation")]
+    assert row["models"] == 8 and row["module 0"] == pytest.approx(0.75)
+    assert row["difference"] == pytest.approx(row["module 0"] - row["module 1"])
+    assert row["difference"] == pytest.approx(((1 - 1 / 3) + (0.5 - 0.2)) / 2)  # module 1: (1 + s - 1) / (1 + s + 1)
+    assert row["low"] < row["difference"] < row["high"]
