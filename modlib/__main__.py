@@ -28,7 +28,8 @@ def set_threads(args):
 MODEL_SETTINGS = {"n_hidden": "hidden", "n_connections": "connections", "bottleneck": "bottleneck",
                   "decision": "decision", "message": "message", "init": "init"}
 TRAIN_SETTINGS = {"seed": "seed", "epochs": "epochs", "batch_size": "batch_size", "rule": "rule",
-                  "modulus": "modulus", "exclude": "exclude", "exclusion": "exclusion", "balance": "balance", "deepr_lr_range": "deepr_lr",
+                  "modulus": "modulus", "exclude": "exclude", "exclusion": "exclusion", "balance": "balance",
+                  "deepr_lr_range": "deepr_lr",
                   "train_readout": "train_readout", "stop_accuracy": "stop_accuracy", "train_images": "train_images",
                   "test_images": "test_images", "device": "device", "engine": "engine", "rewire": "rewire"}
 MASK_SETTINGS = {"mask_fraction": "mask_fraction", "mask_repeats": "mask_repeats",  # as MASK_OPTIONS in metrics

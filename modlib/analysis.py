@@ -331,9 +331,9 @@ def claims(table: pd.DataFrame, resamples: int = 1000) -> pd.DataFrame:
     fraction in `ONSET_FRACTIONS`; columns ``densest`` and ``minimum`` give the verdicts at
     the three fractions, "we find" the figures at p = 1 and 0.25, and ``verdict`` is the
     common verdict, or "depends on the baseline" (the two differ at some fraction) / "depends
-    on the fraction" when it is not the same under all. A claim that the sweep's levels cannot decide either way (b, c, d;
-    (a) on a single level) is "not tested". Seed resamples (`bootstrap_onsets`) say how firm
-    each onset is.
+    on the fraction" when it is not the same under all. A claim that the sweep's levels
+    cannot decide either way (b, c, d; (a) on a single level) is "not tested". Seed
+    resamples (`bootstrap_onsets`) say how firm each onset is.
     """
     grid = {}
     for baseline in BASELINES:
@@ -371,7 +371,8 @@ def summary_table(tables: dict[str, pd.DataFrame], resamples: int = 1000) -> pd.
     """The `claims` of several sweeps (by label) side by side, one screen: per claim, each
     sweep's verdict, the first sweep's findings (at p = 1 and fraction 0.25), and one
     ``verdict``: the common one, or "depends on the configuration"."""
-    verdicts = {label: claims(table, resamples).set_index(["claim", "the paper says"]) for label, table in tables.items()}
+    verdicts = {label: claims(table, resamples).set_index(["claim", "the paper says"])
+                for label, table in tables.items()}
     first = next(iter(verdicts.values()))
     side = pd.concat({label: v["verdict"] for label, v in verdicts.items()}, axis=1, join="outer")
     side = side.reindex(first.index.append(side.index.difference(first.index))).fillna("not tested")

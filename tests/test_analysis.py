@@ -4,11 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modlib.analysis import (module_difference, calibrated_q, mask_q_search, mask_sensitivity, bootstrap_means, bootstrap_onsets, claim_figures, claims, compare_moduli,
-                             accurate_models, learning_curves, level_means, module_level_means, models_per_level, long_run_figures, mask_accuracy_pairs, moduli_accuracy,
-                             moduli_levels, modulus_tables, onset_p, onset_table, onsets, paired_accuracy,
-                             paired_specialization, specialization_frame, summary_table, verdicts_side_by_side,
-                             with_untrained_masks)
+from modlib.analysis import (accurate_models, bootstrap_means, bootstrap_onsets, calibrated_q, claim_figures, claims,
+                             compare_moduli, learning_curves, level_means, long_run_figures, mask_accuracy_pairs,
+                             mask_q_search, mask_sensitivity, models_per_level, module_difference,
+                             module_level_means, moduli_accuracy, moduli_levels, modulus_tables, onset_p,
+                             onset_table, onsets, paired_accuracy, paired_specialization, specialization_frame,
+                             summary_table, verdicts_side_by_side, with_untrained_masks)
 from modlib.sweep import COLUMNS
 
 

@@ -90,7 +90,8 @@ def test_pytorch_init_bounds_each_layer_by_its_fan_in():
     paper's 0.1 everywhere but in the bottleneck's readout (fan-in 5)."""
     standard = [ModularRNN(n_connections=60, seed=2, init=init) for init in ("uniform", "pytorch")]
     assert all(torch.equal(a, b) for a, b in zip(*(m.parameters() for m in standard)))
-    uniform, pytorch = (ModularRNN(n_connections=60, bottleneck=5, seed=2, init=init) for init in ("uniform", "pytorch"))
+    uniform, pytorch = (ModularRNN(n_connections=60, bottleneck=5, seed=2, init=init)
+                        for init in ("uniform", "pytorch"))
     assert torch.equal(uniform.w_hb, pytorch.w_hb)
     assert 0.1 < float(pytorch.w_br.detach().abs().max()) <= 5 ** -0.5
     assert torch.allclose(pytorch.w_br, uniform.w_br * 5 ** -0.5 / 0.1)  # the same draws, scaled
