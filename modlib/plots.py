@@ -234,7 +234,8 @@ def modulus_figure(tables: dict):
 
 
 # name: (figure, the rows it needs: any of these metrics)
-FIGURES = {"main": (main_figure, MEASURES), "accuracy": (accuracy_figure, ("accuracy",)),
+FIGURES = {"main": (main_figure, MEASURES), "modules": (module_figure, MEASURES),
+           "accuracy": (accuracy_figure, ("accuracy",)),
            "learning_curves": (learning_curve_figure, ("epoch_test_accuracy",)),
            "raw_metrics": (raw_metrics_figure, METRICS)}
 
