@@ -11,7 +11,11 @@ sees digit D_m:
   ``message="before"`` it is taken before ``W_hh``, which holds the same information);
 - ``decode_state[n]``: the same from module n's final state ``h_T^(n)``;
 - ``parity_bound[n]``: the best accuracy at reading the other digit from module n's own digit
-  and the other digit's parity alone, on the same pairs: what a message of one parity bit allows.
+  and the other digit's parity alone, on the same pairs: what a message of one parity bit allows;
+- ``decides[n, P]``: the share of the test pairs of parity difference P in which module n takes
+  the decision. The competitive decision lets each module answer only with its own digit (module
+  0 when the parities match, under the paper's prose); a module that also decides where the
+  answer is the other digit must have read that digit from what crossed.
 
 The decoder is a one-hidden-layer network (`decode`), trained on the training pairs, tested on
 the test pairs; a decoder can only find a lower bound on what is there.
@@ -25,6 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from modlib.model import ModularRNN, recurrence
+from modlib.task import parity_difference
+from modlib.train import outputs_in_batches
 
 DECODER_WIDTH, DECODER_EPOCHS, DECODER_LR, DECODER_BATCH = 128, 5, 1e-3, 256
 
@@ -109,19 +115,46 @@ def crossing_metric(model: ModularRNN, data, seed: int = 0, **_) -> dict[str, np
 
     return {"decode_message": np.array([read(n, train_messages[n], test_messages[n]) for n in (0, 1)]),
             "decode_state": np.array([read(n, train_states[:, n], test_states[:, n]) for n in (0, 1)]),
-            "parity_bound": np.array([parity_bound(test_digits, n) for n in (0, 1)])}
+            "parity_bound": np.array([parity_bound(test_digits, n) for n in (0, 1)]),
+            "decides": decider_shares(model, data.test, data.test_pairs)}
+
+
+def decider_shares(model: ModularRNN, split, pairs) -> np.ndarray:
+    """``[module n, parity difference P]``: the share of the pairs of parity difference P in
+    which module n decides."""
+    deciders, digits = [], []
+    with torch.no_grad():
+        for out, d0, d1 in outputs_in_batches(model, split, pairs):
+            deciders.append(out.decider)
+            digits.append(torch.stack([d0, d1], 1))
+    decider, digits = torch.cat(deciders).cpu(), torch.cat(digits).cpu()
+    parity = parity_difference(digits[:, 0], digits[:, 1])
+    return np.array([[float((decider[parity == p] == n).double().mean()) for p in (0, 1)] for n in (0, 1)])
 
 
 CROSSING = ("decode_message", "decode_state", "parity_bound")  # a sweep's rows: module n, subtask 1 - n
 
 
+def decision_shares(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds, per level k and parity difference P (rows), of the share of pairs in
+    which each module decides (columns)."""
+    rows = table[table["metric"] == "decides"]
+    if rows.empty:
+        raise ValueError("no decision rows in this table: run its sweep with --metrics crossing")
+    shares = rows.pivot_table(index=["k", "subtask"], columns="module", values="value", aggfunc="mean")
+    shares.index = shares.index.set_names(["k", "P"])
+    shares.columns = [f"module {int(n)} decides" for n in shares.columns]
+    return shares
+
+
 def decoded_levels(table) -> pd.DataFrame:
     """Mean over seeds, per level k and receiving module n, of the other digit's decoding
-    accuracy from the message and from the final state, the parity bound, and the models' test
-    accuracy on the task."""
+    accuracy from the message and from the final state, the parity bound, and the same
+    models' test accuracy on the task."""
     rows = table[table["metric"].isin(CROSSING)]
     if rows.empty:
         raise ValueError("no crossing rows in this table: run its sweep with --metrics crossing")
     means = rows.pivot_table(index=["k", "module"], columns="metric", values="value", aggfunc="mean")[list(CROSSING)]
-    accuracy = table[table["metric"] == "accuracy"].groupby("k")["value"].mean()
+    models = table[table["metric"] == "accuracy"]
+    accuracy = models[models["architecture"].isin(rows["architecture"].unique())].groupby("k")["value"].mean()
     return means.join(accuracy.rename("task accuracy"), on="k")

@@ -204,8 +204,8 @@ VARIANTS = {
     "batch-64": ("batches of 64 pairs", {"batch_size": 64}),
     "mask-repeats": ("3 weight masks averaged", {"mask_repeats": 3}),
 }
-# What crosses a handful of connections: more than the parity bit the task needs? The standard
-# models of the paper sweep at its four sparsest levels.
+# What crosses a handful of connections: more than the parity bit the task needs? And which module
+# decides where? The standard models of the paper sweep at its four sparsest levels.
 PRESETS["crossing"] = SweepConfig(name="crossing", k_values=(1, 3, 8, 22), architectures=("standard",),
                                   metrics=("crossing",))
 # The authors' code's choices all at once (replication notes), where the variants above try each
@@ -237,7 +237,8 @@ for _name, _change in MASK_SENSITIVITY.items():
 MODULE_CONTROLS = {"equation": {"rule": "equation"}, "mirrored": {"exclusion": "mirrored"},
                    "swapped": {"rule": "equation", "exclusion": "mirrored"}}
 for _name, _change in MODULE_CONTROLS.items():
-    PRESETS[f"control-{_name}"] = SweepConfig(name=f"control-{_name}", k_values=(1, 3, 8), **_change)
+    PRESETS[f"control-{_name}"] = SweepConfig(name=f"control-{_name}", k_values=(1, 3, 8),
+                                              metrics=(*METRICS, "crossing"), **_change)
 VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
 for _name, (_, _change) in VARIANTS.items():
     PRESETS[f"variant-{_name}"] = SweepConfig(name=f"variant-{_name}", **VARIANT_BASE, **_change)
@@ -269,10 +270,12 @@ def run_job(cfg: SweepConfig, job, data: MetricData) -> pd.DataFrame:
                  for t, a in enumerate(result.get("mask_accuracy", []))]
     if cfg.random_masks and "weight_mask" in cfg.metrics and not model.config.bottleneck:
         rows += random_mask_rows(cfg, job, data, base)
-    if "crossing" in cfg.metrics:
+    if "crossing" in cfg.metrics and not model.config.bottleneck:
         crossing = crossing_metric(model, data, seed=seed)
         rows += [dict(base, metric=name, module=n, subtask=1 - n, value=float(crossing[name][n]))
                  for name in CROSSING for n in (0, 1)]
+        rows += [dict(base, metric="decides", module=n, subtask=p, value=float(crossing["decides"][n, p]))
+                 for n in (0, 1) for p in (0, 1)]
     frame = pd.DataFrame(rows, columns=COLUMNS).astype(WHOLE_NUMBERS)
     frame["job"] = job_id(job)
     frame["job_seconds"] = time.perf_counter() - start

@@ -53,11 +53,37 @@ def test_decoded_levels_refuse_a_table_without_crossing_rows():
 
     with pytest.raises(ValueError, match="--metrics crossing"):
         decoded_levels(pd.DataFrame(dict(metric=["accuracy"], value=[0.9], k=[1])))
-    rows = pd.DataFrame([dict(k=1, seed=s, metric=m, module=n, subtask=1 - n, value=v)
+    rows = pd.DataFrame([dict(architecture="standard", k=1, seed=s, metric=m, module=n, subtask=1 - n, value=v)
                          for s in (0, 1) for n in (0, 1)
                          for m, v in (("decode_message", 0.5 + 0.1 * s), ("decode_state", 0.3), ("parity_bound", 0.25))]
-                        + [dict(k=1, seed=s, metric="accuracy", value=0.9) for s in (0, 1)])
+                        + [dict(architecture=a, k=1, seed=s, metric="accuracy", value=v)
+                           for s in (0, 1) for a, v in (("standard", 0.9), ("bottleneck", 0.5))])
     levels = decoded_levels(rows)
     assert levels.loc[(1, 0), "decode_message"] == pytest.approx(0.55)
     assert levels.loc[(1, 1), "task accuracy"] == pytest.approx(0.9)
     assert np.isclose(levels["parity_bound"], 0.25).all()
+
+
+def test_each_pair_is_decided_by_exactly_one_module():
+    from modlib.crossing import decider_shares
+
+    g = torch.Generator().manual_seed(0)
+    split = Split(x=torch.rand(40, 784, generator=g), labels=torch.arange(40) % 10)
+    pairs = (torch.arange(40), torch.randperm(40, generator=g))
+    shares = decider_shares(ModularRNN(n_connections=1, seed=0), split, pairs)
+    assert shares.shape == (2, 2)
+    assert np.allclose(shares.sum(0), 1.0)  # for either parity difference, module 0 or module 1 decides
+
+
+def test_decision_shares_average_over_seeds_per_level_and_parity():
+    import pandas as pd
+
+    from modlib.crossing import decision_shares
+
+    rows = pd.DataFrame([dict(k=1, seed=s, metric="decides", module=n, subtask=p, value=v if n == 0 else 1 - v)
+                         for s, v in ((0, 0.9), (1, 0.7)) for n in (0, 1) for p in (0, 1)])
+    shares = decision_shares(rows)
+    assert list(shares.columns) == ["module 0 decides", "module 1 decides"]
+    assert shares.loc[(1, 0), "module 0 decides"] == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="--metrics crossing"):
+        decision_shares(rows.assign(metric="accuracy"))
