@@ -328,8 +328,8 @@ def claims(table: pd.DataFrame, resamples: int = 1000) -> pd.DataFrame:
     interval of the mean paired difference in mask accuracy above zero at every level.
 
     (b)-(d) are judged at every baseline in `BASELINES` (p = 1, and the curve's minimum) and
-    fraction in `ONSET_FRACTIONS`; columns ``densest`` and ``minimum`` give the verdicts at
-    the three fractions, "we find" the figures at p = 1 and 0.25, and ``verdict`` is the
+    fraction in `ONSET_FRACTIONS`; a column per baseline gives the verdicts at the three
+    fractions (yes: reproduced, no: not reproduced), "we find" the figures at p = 1 and 0.25, and ``verdict`` is the
     common verdict, or "depends on the baseline" (the two differ at some fraction) / "depends
     on the fraction" when it is not the same under all. A claim that the sweep's levels
     cannot decide either way (b, c, d; (a) on a single level) is "not tested". Seed
@@ -346,9 +346,14 @@ def claims(table: pd.DataFrame, resamples: int = 1000) -> pd.DataFrame:
     for i, (claim, says, finding, _) in enumerate(main):
         verdicts = {key: rows[i][3] for key, rows in grid.items()}
         out.append(dict(claim=claim, **{"the paper says": says, "we find": finding},
-                        **{b: " / ".join(verdicts[b, fr] for fr in ONSET_FRACTIONS) for b in BASELINES},
+                        **{BASELINE_COLUMNS[b]: " / ".join(SHORT[verdicts[b, fr]] for fr in ONSET_FRACTIONS)
+                           for b in BASELINES},
                         verdict=overall_verdict(verdicts)))
-    return pd.DataFrame(out, columns=["claim", "the paper says", "we find", *BASELINES, "verdict"])
+    return pd.DataFrame(out, columns=["claim", "the paper says", "we find", *BASELINE_COLUMNS.values(), "verdict"])
+
+
+SHORT = {"reproduced": "yes", "not reproduced": "no", "partly": "partly", "not tested": "untested"}
+BASELINE_COLUMNS = {"densest": "from p = 1 (0.1 / 0.25 / 0.5)", "minimum": "from the minimum (0.1 / 0.25 / 0.5)"}
 
 
 def overall_verdict(verdicts: dict[tuple[str, float], str]) -> str:

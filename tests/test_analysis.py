@@ -60,17 +60,17 @@ def test_a_verdict_that_flips_with_the_baseline_says_so():
     table = noiseless([1.0, 0.8, 0.6, 0.5, 0.45, 0.35, 0.1, 0.1, 0.1, 0.5])
     verdicts = claims(table, resamples=20).set_index(["claim", "the paper says"])
     b = verdicts.loc[("b", "correlation rises only for p < 0.01 (Q > 0.49)")]
-    assert b["densest"] == "reproduced / reproduced / reproduced"
-    assert b["minimum"] == "not reproduced / not reproduced / reproduced"
+    assert b["from p = 1 (0.1 / 0.25 / 0.5)"] == "yes / yes / yes"
+    assert b["from the minimum (0.1 / 0.25 / 0.5)"] == "no / no / yes"
     assert b["verdict"] == "depends on the baseline"
     d = verdicts.loc[("d", "correlation: little or no specialization at Q = 0.35")]
-    assert (d["densest"].split(" / ")[0], d["verdict"]) == ("reproduced", "reproduced")
+    assert (d["from p = 1 (0.1 / 0.25 / 0.5)"].split(" / ")[0], d["verdict"]) == ("yes", "reproduced")
 
 
 def test_a_verdict_that_flips_with_the_onset_fraction_says_so():
     table = noiseless([1.0, 0.9, 0.8, 0.7, 0.6, 0.3, 0.15, 0.05, 0.0, 0.0])  # 0.3 at 0.0167: above 0.1 and 0.25
     b = claims(table, resamples=20).set_index("claim").loc["b"]
-    assert b["densest"] == "not reproduced / not reproduced / reproduced"
+    assert b["from p = 1 (0.1 / 0.25 / 0.5)"] == "no / no / yes"
     assert b["verdict"] == "depends on the fraction"
 
 
