@@ -309,6 +309,8 @@ def test_the_summary_puts_each_configuration_s_verdict_side_by_side():
     masks = pd.DataFrame([dict(architecture="standard", k=k, p=k / 1e4, seed=s, metric=m, subtask=t, value=v)
                           for k in (1, 10_000) for s in range(4) for t in (0, 1)
                           for m, v in (("mask_accuracy", 0.8), ("mask_accuracy_untrained", 0.2))])
+    stale = masks[masks.metric == "mask_accuracy"].assign(value=0.1)  # the table's own, replaced by the sweep's
+    assert len(with_untrained_masks(pd.concat([late, stale]), masks)) == len(late) + len(masks)
     with_f = summary_table({"text": with_untrained_masks(pd.concat([late, masks]), masks), "code": early},
                            resamples=20).set_index("claim")
     assert (with_f.loc["f", "text"], with_f.loc["f", "code"]) == ("reproduced", "not tested")
@@ -333,9 +335,12 @@ def test_q_is_calibrated_as_the_largest_whose_masks_keep_only_their_own_module()
     assert list(search.index) == [0.005, 0.01, 0.02]
     assert search.loc[0.02, "M(1,1) lowest"] == 0.99 and search.loc[0.02, "M(1,1) mean"] == pytest.approx(0.995)
     assert search.loc[0.005, "mask accuracy"] == 0.3
-    assert calibrated_q(search) == 0.01
-    assert calibrated_q(search, threshold=0.99) == 0.02
-    assert np.isnan(calibrated_q(search.assign(**{"M(0,0) lowest": 0.5})))
+    assert calibrated_q(search) == (0.01, True)
+    assert calibrated_q(search, threshold=0.99) == (0.02, True)
+    never = mask_q_search({0.01: mask_rows({0: [0.7, 0.7], 1: [1.0, 1.0]}),
+                           0.02: mask_rows({0: [0.6, 0.8], 1: [0.9, 0.9]}),
+                           0.05: mask_rows({0: [0.6, 0.6], 1: [1.0, 1.0]})})
+    assert calibrated_q(never) == (0.01, False)  # module 0's mean M(0, 0) is highest there
 
 
 def test_mask_sensitivity_pairs_each_setting_with_the_same_models():
