@@ -360,3 +360,11 @@ def test_module_difference_pools_the_sparsest_levels_per_sweep():
     assert row["difference"] == pytest.approx(row["module 0"] - row["module 1"])
     assert row["difference"] == pytest.approx(((1 - 1 / 3) + (0.5 - 0.2)) / 2)  # module 1: (1 + s - 1) / (1 + s + 1)
     assert row["low"] < row["difference"] < row["high"]
+
+
+def test_the_calibrated_q_preset_is_what_the_stored_search_gives():
+    from modlib.sweep import BOOK_RESULTS, MASK_Q_CALIBRATED, MASK_Q_CANDIDATES, PRESETS, load_results
+
+    search = mask_q_search({q: load_results(f"mask-q-{q:g}", BOOK_RESULTS) for q in MASK_Q_CANDIDATES})
+    assert calibrated_q(search) == (MASK_Q_CALIBRATED, False)
+    assert PRESETS["mask-q-calibrated"].mask_fraction == MASK_Q_CALIBRATED
