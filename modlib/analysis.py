@@ -317,8 +317,8 @@ def claims(table: pd.DataFrame, resamples: int = 1000) -> pd.DataFrame:
     """The paper's claims (a)-(f) checked against a sweep, under every onset criterion.
 
     An onset is the largest p at which mean specialization has risen a share ``fraction``
-    of the way from its baseline to its highest value (`onset_p`). Criteria, fixed before
-    looking at our results: (a) sparsest level above densest and Spearman rank correlation
+    of the way from its baseline to its highest value (`onset_p`). Criteria: (a) sparsest
+    level above densest and Spearman rank correlation
     between sparsity and mean specialization >= 0.8 ("partly" if only the first holds);
     (b) the onset at or below p = 0.01 for the bottleneck and correlation measures; (c) the
     weight mask's onset earlier than theirs and in [0.046, 0.11): risen by the last level
