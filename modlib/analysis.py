@@ -318,8 +318,8 @@ def claims(table: pd.DataFrame, resamples: int = 1000) -> pd.DataFrame:
 
     An onset is the largest p at which mean specialization has risen a share ``fraction``
     of the way from its baseline to its highest value (`onset_p`). Criteria: (a) sparsest
-    level above densest and Spearman rank correlation
-    between sparsity and mean specialization >= 0.8 ("partly" if only the first holds);
+    level above densest and Spearman rank correlation between sparsity and mean
+    specialization >= 0.8 ("partly" if only the first holds);
     (b) the onset at or below p = 0.01 for the bottleneck and correlation measures; (c) the
     weight mask's onset earlier than theirs and in [0.046, 0.11): risen by the last level
     below 0.11, not above it ("partly" if only one holds); (d) at Q = 0.35 (p = 0.176) less
