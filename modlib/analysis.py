@@ -47,17 +47,27 @@ def module_level_means(table: pd.DataFrame) -> pd.DataFrame:
 
 def module_difference(tables: dict[str, pd.DataFrame], ks: tuple[int, ...] = (1, 3, 8)) -> pd.DataFrame:
     """How much more specialised module 0 is than module 1 (spec_0 - spec_1 per model), over
-    the models at levels ``ks``, in each sweep (by label): mean and 95% bootstrap interval per
-    measure, and the number of models. Rows (sweep, metric)."""
+    the models at levels ``ks``, in each sweep (by label): each module's mean, and the
+    difference's mean and 95% bootstrap interval per measure. A seed's models share their
+    initial weights across levels, so the interval resamples seeds (each seed's mean over
+    the levels), not models. Rows (sweep, metric)."""
     rows = []
     for label, table in tables.items():
         spec = specialization_frame(table[table["k"].isin(ks)])
         for metric, group in spec.groupby("metric", sort=False):
-            mean, low, high = mean_interval(group["spec_0"] - group["spec_1"])
+            per_seed = (group["spec_0"] - group["spec_1"]).groupby(group["seed"]).mean()
+            mean, low, high = mean_interval(per_seed)
             rows.append(dict(sweep=label, metric=metric, **{"module 0": group["spec_0"].mean(),
                              "module 1": group["spec_1"].mean()}, difference=mean, low=low, high=high,
-                             models=len(group)))
+                             models=len(group), seeds=len(per_seed)))
     return pd.DataFrame(rows).set_index(["sweep", "metric"])
+
+
+def pooled(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Several sweeps' rows as one sweep, each sweep's seeds renumbered (1000 apart) so that
+    no two sweeps share a seed: to pool sweeps that differ in a setting shown not to matter."""
+    return pd.concat([table.assign(seed=table["seed"] + 1000 * i) for i, table in enumerate(tables)],
+                     ignore_index=True)
 
 
 def accurate_models(table: pd.DataFrame, threshold: float = 0.9) -> pd.DataFrame:

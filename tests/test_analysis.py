@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modlib.analysis import (accurate_models, bootstrap_means, bootstrap_onsets, calibrated_q, claim_figures, claims,
+from modlib.analysis import (pooled, accurate_models, bootstrap_means, bootstrap_onsets, calibrated_q, claim_figures, claims,
                              compare_moduli, learning_curves, level_means, long_run_figures, mask_accuracy_pairs,
                              mask_q_search, mask_sensitivity, models_per_level, module_difference,
                              module_level_means, moduli_accuracy, moduli_levels, modulus_tables, onset_p,
@@ -356,10 +356,10 @@ def test_module_difference_pools_the_sparsest_levels_per_sweep():
     table = noiseless([1.0, 0.5, 0.0], levels=[1e-4, 3e-4, 1.0])
     table.loc[(table.module == 1) & (table.subtask == 0), "value"] = 1.0  # module 1 no longer specialised
     row = module_difference({"paper": table}, ks=(1, 3)).loc[("paper", "correlation")]
-    assert row["models"] == 8 and row["module 0"] == pytest.approx(0.75)
+    assert (row["models"], row["seeds"]) == (8, 4) and row["module 0"] == pytest.approx(0.75)
     assert row["difference"] == pytest.approx(row["module 0"] - row["module 1"])
     assert row["difference"] == pytest.approx(((1 - 1 / 3) + (0.5 - 0.2)) / 2)  # module 1: (1 + s - 1) / (1 + s + 1)
-    assert row["low"] < row["difference"] < row["high"]
+    assert row["low"] == row["high"] == pytest.approx(row["difference"])  # every seed alike: no spread to resample
 
 
 def test_the_calibrated_q_preset_is_what_the_stored_search_gives():
@@ -368,3 +368,10 @@ def test_the_calibrated_q_preset_is_what_the_stored_search_gives():
     search = mask_q_search({q: load_results(f"mask-q-{q:g}", BOOK_RESULTS) for q in MASK_Q_CANDIDATES})
     assert calibrated_q(search) == (MASK_Q_CALIBRATED, False)
     assert PRESETS["mask-q-calibrated"].mask_fraction == MASK_Q_CALIBRATED
+
+
+def test_pooled_sweeps_keep_their_seeds_apart():
+    one = noiseless([1.0, 0.0], levels=[1e-4, 1.0], seeds=2)
+    both = pooled([one, one])
+    assert len(both) == 2 * len(one) and sorted(both["seed"].unique()) == [0, 1, 1000, 1001]
+    assert module_difference({"both": both}, ks=(1,)).loc[("both", "correlation"), "seeds"] == 4
