@@ -387,17 +387,20 @@ def with_untrained_masks(table: pd.DataFrame, random_masks: pd.DataFrame) -> pd.
 
 
 def summary_table(tables: dict[str, pd.DataFrame], resamples: int = 1000) -> pd.DataFrame:
-    """The `claims` of several sweeps (by label) side by side, one screen: per claim, each
-    sweep's verdict, the first sweep's findings (at p = 1 and fraction 0.25), and one
-    ``verdict``: the common one, or "depends on the configuration"."""
-    verdicts = {label: claims(table, resamples).set_index(["claim", "the paper says"])
-                for label, table in tables.items()}
-    first = next(iter(verdicts.values()))
-    side = pd.concat({label: v["verdict"] for label, v in verdicts.items()}, axis=1, join="outer")
-    side = side.reindex(first.index.append(side.index.difference(first.index))).fillna("not tested")
-    same = side.nunique(axis=1, dropna=False) == 1
-    side["verdict"] = np.where(same, side.iloc[:, 0], "depends on the configuration")
-    side["we find"] = first["we find"].reindex(side.index)
+    """The `claims` of several sweeps (by label) side by side, one screen: per claim, what each
+    sweep finds (at p = 1 and fraction 0.25), and one ``verdict``: the common one, or each
+    sweep's, labelled, where they differ."""
+    found = {label: claims(table, resamples).set_index(["claim", "the paper says"]) for label, table in tables.items()}
+    tables_found = list(found.values())
+    index = tables_found[0].index
+    for table in tables_found[1:]:
+        index = index.append(table.index.difference(index, sort=False))
+    side = pd.concat({f"ours, {label}": table["we find"].reindex(index).fillna("not in this sweep")
+                      for label, table in found.items()}, axis=1)
+    verdicts = pd.concat({label: table["verdict"].reindex(index).fillna("not tested")
+                          for label, table in found.items()}, axis=1)
+    side["verdict"] = [row.iloc[0] if row.nunique() == 1 else " / ".join(f"{v} ({label})" for label, v in row.items())
+                       for _, row in verdicts.iterrows()]
     return side.reset_index()
 
 

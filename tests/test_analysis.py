@@ -4,12 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modlib.analysis import (pooled, accurate_models, bootstrap_means, bootstrap_onsets, calibrated_q, claim_figures, claims,
+from modlib.analysis import (accurate_models, bootstrap_means, bootstrap_onsets, calibrated_q, claim_figures, claims,
                              compare_moduli, learning_curves, level_means, long_run_figures, mask_accuracy_pairs,
                              mask_q_search, mask_sensitivity, models_per_level, module_difference,
                              module_level_means, moduli_accuracy, moduli_levels, modulus_tables, onset_p,
-                             onset_table, onsets, paired_accuracy, paired_specialization, specialization_frame,
-                             summary_table, verdicts_side_by_side, with_untrained_masks)
+                             onset_table, onsets, paired_accuracy, paired_specialization, pooled,
+                             specialization_frame, summary_table, verdicts_side_by_side, with_untrained_masks)
 from modlib.sweep import COLUMNS
 
 
@@ -302,9 +302,9 @@ def test_the_summary_puts_each_configuration_s_verdict_side_by_side():
     late = noiseless([1.0, 0.9, 0.8, 0.7, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0])
     early = noiseless([1.0, 0.95, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.0])
     summary = summary_table({"text": late, "code": early}, resamples=20).set_index("claim")
-    assert list(summary.columns) == ["the paper says", "text", "code", "verdict", "we find"]
-    assert (summary.loc["b", "text"], summary.loc["b", "code"]) == ("reproduced", "not reproduced")
-    assert summary.loc["b", "verdict"] == "depends on the configuration"
+    assert list(summary.columns) == ["the paper says", "ours, text", "ours, code", "verdict"]
+    assert summary.loc["b", "ours, text"].startswith("onset at p = 0.006")
+    assert summary.loc["b", "verdict"] == "reproduced (text) / not reproduced (code)"
     assert summary.loc["a", "verdict"] == "reproduced"
     masks = pd.DataFrame([dict(architecture="standard", k=k, p=k / 1e4, seed=s, metric=m, subtask=t, value=v)
                           for k in (1, 10_000) for s in range(4) for t in (0, 1)
@@ -313,7 +313,8 @@ def test_the_summary_puts_each_configuration_s_verdict_side_by_side():
     assert len(with_untrained_masks(pd.concat([late, stale]), masks)) == len(late) + len(masks)
     with_f = summary_table({"text": with_untrained_masks(pd.concat([late, masks]), masks), "code": early},
                            resamples=20).set_index("claim")
-    assert (with_f.loc["f", "text"], with_f.loc["f", "code"]) == ("reproduced", "not tested")
+    assert with_f.loc["f", "verdict"] == "reproduced (text) / not tested (code)"
+    assert with_f.loc["f", "ours, code"] == "not in this sweep"
 
 
 def mask_rows(own: dict[int, list[float]], accuracy: float = 0.5) -> pd.DataFrame:
