@@ -5,6 +5,7 @@ the comparisons of the variant and modulus sweeps. Everything here reads tables 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -170,7 +171,9 @@ def bootstrap_means(values: np.ndarray, resamples: int, seed: int = 0) -> np.nda
     ``[resamples, *values.shape[:-1]]``."""
     values = np.asarray(values, dtype=float)
     picks = np.random.default_rng(seed).integers(0, values.shape[-1], size=(resamples, values.shape[-1]))
-    return np.moveaxis(np.nanmean(values[..., picks], axis=-1), -1, 0)
+    with warnings.catch_warnings():  # a resample of missing values only has no mean: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.moveaxis(np.nanmean(values[..., picks], axis=-1), -1, 0)
 
 
 def mean_interval(values, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
@@ -299,7 +302,7 @@ def claim_verdicts(f: dict[str, float]) -> list[tuple[str, str, str, str]]:
         earlier, window = all(onset > o for o in others), EARLY_ONSET <= onset < FLAT_ABOVE
         row("c", "weight mask rises earlier, by p < 0.11 (Q > 0.4) but not before",
             f"onset at p = {onset:g} (in [{EARLY_ONSET}, {FLAT_ABOVE}) in {f['weight_mask_window_share']:.0%} of "
-            f"seed resamples; others: {', '.join(f'{o:g}' for o in others)})",
+            f"seed resamples; others: {', '.join(f'{o:g}' for o in others) or 'not in this sweep'})",
             "reproduced" if earlier and window else "partly" if earlier or window else "not reproduced",
             decidable(levels, lambda p: EARLY_ONSET <= p < FLAT_ABOVE),
             f"needs a level in [{EARLY_ONSET}, {FLAT_ABOVE}) and one outside it below the densest")

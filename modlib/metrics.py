@@ -24,12 +24,15 @@ METRICS = (*MEASURES, "cka")  # and CKA, from its appendix
 
 
 def specialization(table) -> np.ndarray:
-    """``(M[n, n] - M[n, 1-n]) / (M[n, n] + M[n, 1-n])`` for n = 0, 1; in [-1, 1] for M >= 0."""
+    """``(M[n, n] - M[n, 1-n]) / (M[n, n] + M[n, 1-n])`` for n = 0, 1; in [-1, 1] for M >= 0.
+    NaN for a module with M = 0 on both sub-tasks (say, a small mask that keeps none of its
+    weights): it has no specialization, and means over models leave it out."""
     m = np.asarray(table, dtype=np.float64)
     if m.shape != (2, 2):
         raise ValueError(f"a metric table is 2 x 2 (module, sub-task), got shape {m.shape}")
     own, other = np.diag(m), m[[0, 1], [1, 0]]
-    return (own - other) / (own + other)
+    with np.errstate(invalid="ignore"):
+        return (own - other) / (own + other)
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,15 @@ def test_states_that_encode_only_their_own_digit_are_specialised_and_shuffling_r
     assert np.all(np.abs(specialization(correlation_table(hidden, shuffled))) < 0.1)
 
 
+def test_a_module_without_weights_in_either_mask_has_no_specialization():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spec = specialization([[1.0, 1.0], [0.0, 0.0]])
+    assert spec[0] == 0.0 and np.isnan(spec[1])
+
+
 def test_global_top_mask_keeps_exactly_q_of_all_scores():
     scores = {"a": torch.randn(2, 30, 30), "b": torch.randn(2, 10)}
     masks = global_top_mask(scores, 0.05)
