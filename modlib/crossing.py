@@ -36,9 +36,9 @@ DECODER_WIDTH, DECODER_EPOCHS, DECODER_LR, DECODER_BATCH = 128, 5, 1e-3, 256
 
 
 def messages_and_states(model: ModularRNN, split, pairs, batch_size: int = 4096):
-    """Per receiving module n: the messages ``[P, 2, units * (T - 1)]`` it received (zero
-    columns where a unit receives no connection are left out, `message_units`) and the final
-    states ``[P, 2, N]``; and the digits ``[P, 2]``."""
+    """For each receiving module n, the messages ``[P, units_n * (T - 1)]`` it received (only
+    its units that have a connection from the other, `message_units`); the final states
+    ``[P, 2, N]``; and the digits ``[P, 2]``; on the CPU, where the decoders train."""
     n, steps = model.config.n_hidden, model.config.n_steps
     c = model.interconnections().detach()  # c[d]: from module d to module 1 - d, [receiving, sending]
     units = message_units(model)
@@ -55,9 +55,9 @@ def messages_and_states(model: ModularRNN, split, pairs, batch_size: int = 4096)
                 per_module.append(inputs.permute(1, 0, 2).reshape(len(x), -1))
             received.append(per_module)
             final.append(hs[-1])
-    messages = [torch.cat([batch[r] for batch in received]) for r in (0, 1)]
-    digits = torch.stack([split.labels[i0], split.labels[i1]], dim=1)
-    return messages, torch.cat(final), digits
+    messages = [torch.cat([batch[r] for batch in received]).cpu() for r in (0, 1)]
+    digits = torch.stack([split.labels[i0], split.labels[i1]], dim=1).cpu()
+    return messages, torch.cat(final).cpu(), digits
 
 
 def message_units(model: ModularRNN) -> list[torch.Tensor]:
