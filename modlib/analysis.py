@@ -232,8 +232,7 @@ def claim_figures(table: pd.DataFrame, resamples: int = 1000, fraction: float = 
             late_share=(resampled <= LATE_ONSET).mean(), early_share=(resampled >= EARLY_ONSET).mean(),
             window_share=((resampled >= EARLY_ONSET) & (resampled < FLAT_ABOVE)).mean(),
             at_q035=at_q, q035_share=(at_q - base) / rise if rise > 0 else np.nan).items()}
-        figures |= dict(sparsest_p=float(curve.index[0]), densest_p=float(curve.index[-1]),
-                        levels_between=float(((curve.index > LATE_ONSET) & (curve.index < curve.index[-1])).sum()))
+        figures |= dict(sparsest_p=float(curve.index[0]), densest_p=float(curve.index[-1]))
     acc = table.loc[table["metric"] == "accuracy", "value"]
     if len(acc):
         figures |= dict(models=float(len(acc)), accuracy_share=float((acc >= 0.9).mean()),
@@ -342,18 +341,15 @@ def claims(table: pd.DataFrame, resamples: int = 1000) -> pd.DataFrame:
 
     (b)-(d) are judged at every baseline in `BASELINES` (p = 1, and the curve's minimum) and
     fraction in `ONSET_FRACTIONS`; a column per baseline gives the verdicts at the three
-    fractions (yes: reproduced, no: not reproduced), "we find" the figures at p = 1 and 0.25, and ``verdict`` is the
-    common verdict, or "depends on the baseline" (the two differ at some fraction) / "depends
-    on the fraction" when it is not the same under all. A claim that the sweep's levels
-    cannot decide either way (b, c, d; (a) on a single level) is "not tested". Seed
-    resamples (`bootstrap_onsets`) say how firm each onset is.
+    fractions (yes: reproduced, no: not reproduced), "we find" the figures at p = 1 and
+    0.25, and ``verdict`` is the common verdict, or "depends on the baseline" (the two
+    differ at some fraction) / "depends on the fraction" when it is not the same under all.
+    A claim that the sweep's levels cannot decide either way (b, c, d; (a) on a single level)
+    is "not tested". Seed resamples (`bootstrap_onsets`) say how firm each onset is.
     """
-    grid = {}
-    for baseline in BASELINES:
-        for fraction in ONSET_FRACTIONS:
-            f = claim_figures(table, resamples, fraction, baseline)
-            f["levels"] = tuple(sorted(specialization_frame(table)["p"].unique()))
-            grid[baseline, fraction] = claim_verdicts(f)
+    levels = tuple(sorted(specialization_frame(table)["p"].unique()))
+    grid = {(b, fraction): claim_verdicts(claim_figures(table, resamples, fraction, b) | {"levels": levels})
+            for b in BASELINES for fraction in ONSET_FRACTIONS}
     main = grid["densest", ONSET_FRACTION]
     out = []
     for i, (claim, says, finding, _) in enumerate(main):
