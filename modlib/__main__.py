@@ -138,7 +138,7 @@ def cmd_sweep(args):
         raise ValueError(f"overriding {args.preset!r} ({', '.join(changed)}) needs --name NAME, "
                          f"so that its results do not mix with {Path(args.results) / args.preset}")
     folder = run_sweep(cfg, args.results, shard=args.shard, resume=args.resume, fresh=args.fresh,
-                       workers=args.workers)
+                       workers=args.workers, executor=cluster_executor(args))
     stored = read_provenance(cfg.name, args.results)
     print(f"{stored['jobs_finished']} of {stored['jobs_total']} jobs finished; results in {folder / 'results.csv'}")
 
@@ -291,6 +291,25 @@ def add_model_arguments(p, connections_default=None):
     add_setting_arguments(p)
 
 
+def cluster_executor(args):
+    """The executor ``--executor`` names with its settings, or None for the local runner."""
+    from modlib.sweep.cluster import EXECUTORS, ClusterExecutor
+
+    if EXECUTORS[args.executor] is None:
+        cluster_only = [flag for flag, value in [("--partition", args.partition), ("--gpus-per-job", args.gpus_per_job),
+                                                 ("--array-parallelism", args.array_parallelism)] if value is not None]
+        if cluster_only:
+            raise ValueError(f"{', '.join(cluster_only)} set(s) how a cluster runs the sweep: add --executor slurm "
+                             f"(or submitit-local), or leave it out")
+        return None
+    if args.workers != 1 or args.shard != "0/1":
+        raise ValueError("--workers and --shard divide the jobs among local processes; with --executor "
+                         f"{args.executor}, --array-parallelism divides them among the array's tasks")
+    options = dict(partition=args.partition, array_parallelism=args.array_parallelism,
+                   gpus_per_job=args.gpus_per_job, cpus_per_job=args.cpus_per_job, timeout_min=args.task_minutes)
+    return ClusterExecutor(cluster=EXECUTORS[args.executor], **{k: v for k, v in options.items() if v is not None})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m modlib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -315,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from modlib.metrics import METRICS
     from modlib.sweep import MEASUREMENTS, PRESETS
+    from modlib.sweep.cluster import EXECUTORS
 
     p = sub.add_parser("sweep", help="train and measure every (level, seed, architecture)")
     p.add_argument("--preset", required=True, help=f"one of {', '.join(PRESETS)}; or the name of a sweep you ran "
@@ -327,6 +347,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="processes sharing the threads (2 on 2 cores: 15-30%% less time than 1)")
     p.add_argument("--results", default="results", help="results folder (default results/)")
     p.add_argument("--name", help="output folder name (needed when overriding a preset)")
+    p.add_argument("--executor", default="local", choices=list(EXECUTORS),
+                   help="who runs the jobs: local (this machine's processes, --workers), slurm (a SLURM job array "
+                        "through submitit, from the cluster's login node), submitit-local (the same array as "
+                        "processes here)")
+    p.add_argument("--partition", help="SLURM partition for --executor slurm")
+    p.add_argument("--array-parallelism", type=int, help="tasks in the array, each taking every n-th job (default 50)")
+    p.add_argument("--gpus-per-job", type=int, help="GPUs per array task (with --device cuda)")
+    p.add_argument("--cpus-per-job", type=int, help="CPU cores (and torch threads) per array task (default 1)")
+    p.add_argument("--task-minutes", type=int, help="time limit of each array task (default 240)")
     p.add_argument("--levels", type=int, help="number of interconnection levels, geometric in k from 1 to N^2")
     p.add_argument("--connections", "-k", type=comma_separated(int), metavar="K1,K2,...",
                    help="the interconnection counts k to train, instead of --levels")

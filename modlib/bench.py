@@ -85,8 +85,8 @@ def processor(device: str = "cpu") -> str:
     there is one) and the widest vector instructions PyTorch uses on it. The floor depends on
     it, so a ratio means little without it: the same step gave 1.2 times the floor on one
     machine and 1.9 on one whose products were half as fast again (chapter "Training")."""
-    if str(device).startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
+    if str(device).startswith("cuda"):  # a cluster's login node may have none: its tasks' nodes do
+        return torch.cuda.get_device_name(torch.device(device)) if torch.cuda.is_available() else "no CUDA GPU here"
     name, cpuinfo = platform.processor() or platform.machine(), Path("/proc/cpuinfo")
     if cpuinfo.exists():
         name = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()

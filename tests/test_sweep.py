@@ -197,9 +197,9 @@ def test_a_sweeps_wall_time_adds_its_commands_and_counts_overlaps_once():
 
 @needs_mnist
 def test_an_interrupted_sweep_keeps_its_finished_jobs_and_time(tmp_path, monkeypatch):
-    from modlib import sweep
+    from modlib.sweep import runner
 
-    real_job, calls = sweep.run_job, []
+    real_job, calls = runner.run_job, []
 
     def job_then_ctrl_c(*args):
         calls.append(args)
@@ -207,7 +207,7 @@ def test_an_interrupted_sweep_keeps_its_finished_jobs_and_time(tmp_path, monkeyp
             raise KeyboardInterrupt
         return real_job(*args)
 
-    monkeypatch.setattr(sweep, "run_job", job_then_ctrl_c)
+    monkeypatch.setattr(runner, "run_job", job_then_ctrl_c)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(TINY, tmp_path, progress=False)
     provenance = read_provenance("tiny", tmp_path)
@@ -218,21 +218,21 @@ def test_an_interrupted_sweep_keeps_its_finished_jobs_and_time(tmp_path, monkeyp
     assert provenance["jobs_finished"] == 4 and provenance["runs"][0] == first and len(provenance["runs"]) == 2
     assert provenance["wall_seconds"] == pytest.approx(sum(r["worker_seconds"][0] for r in provenance["runs"]))
     # a resume with nothing left to do changes nothing, and starts no workers
-    monkeypatch.setattr(sweep, "git_commit", lambda: "later")
-    monkeypatch.setattr(sweep, "run_workers", None)
+    monkeypatch.setattr(runner, "git_commit", lambda: "later")
+    monkeypatch.setattr(runner, "run_workers", None)
     run_sweep(TINY, tmp_path, resume=True, progress=False, workers=2)
     assert read_provenance("tiny", tmp_path) == provenance
 
 
 @needs_mnist
 def test_a_runs_time_counts_from_its_command_s_start_not_from_its_first_job(tmp_path, monkeypatch):
-    from modlib import sweep
+    from modlib.sweep import runner
 
     def slow_throughput(*args):  # the measurements before the first job and after the last
         time.sleep(0.5)
         return 1e11
 
-    monkeypatch.setattr(sweep, "matmul_throughput", slow_throughput)
+    monkeypatch.setattr(runner, "matmul_throughput", slow_throughput)
     run_sweep(replace(TINY, metrics=()), tmp_path, progress=False)
     provenance = read_provenance("tiny", tmp_path)
     [seconds] = provenance["runs"][0]["worker_seconds"]
@@ -314,6 +314,7 @@ def test_reproduce_recomputes_every_stored_cpu_sweep():
 @needs_mnist
 def test_an_interrupted_reproduce_resumes_where_it_stopped(tmp_path, monkeypatch):
     from modlib import sweep
+    from modlib.sweep import runner
 
     quick = dict(levels=2, seeds=1, epochs=1, train_images=2000, test_images=1000, architectures=("standard",),
                  metrics=("correlation",))
@@ -322,7 +323,7 @@ def test_an_interrupted_reproduce_resumes_where_it_stopped(tmp_path, monkeypatch
     names = ["one", "two", "three"]
     with pytest.raises(ValueError, match="no interrupted reproduce to resume"):
         sweep.reproduce(names, tmp_path, resume=True, progress=False)
-    real_job, calls = sweep.run_job, []
+    real_job, calls = runner.run_job, []
 
     def ctrl_c_in_sweep_two(*args):
         calls.append(args)
@@ -330,13 +331,13 @@ def test_an_interrupted_reproduce_resumes_where_it_stopped(tmp_path, monkeypatch
             raise KeyboardInterrupt
         return real_job(*args)
 
-    monkeypatch.setattr(sweep, "run_job", ctrl_c_in_sweep_two)
+    monkeypatch.setattr(runner, "run_job", ctrl_c_in_sweep_two)
     with pytest.raises(KeyboardInterrupt):
         sweep.reproduce(names, tmp_path, progress=False)
     first = (tmp_path / "one" / "results.csv").read_bytes()
     kept = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "two" / "jobs").glob("*.csv")}
     assert len(kept) == 1 and not (tmp_path / "three").exists()
-    monkeypatch.setattr(sweep, "run_job", real_job)
+    monkeypatch.setattr(runner, "run_job", real_job)
     with pytest.raises(ValueError, match="of other sweeps"):
         sweep.reproduce(names[:2], tmp_path, resume=True, progress=False)
     sweep.reproduce(names, tmp_path, resume=True, progress=False)

@@ -1,0 +1,65 @@
+"""One job of a sweep: train one model, measure it, and return its rows of ``results.csv``."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+
+from modlib.crossing import CROSSING, crossing_metric
+from modlib.metrics import METRIC_FUNCTIONS, MetricData, applicable_metrics, weight_mask_metric
+from modlib.structure import model_q
+from modlib.sweep.config import SweepConfig, job_id
+from modlib.train import new_model, train_model
+
+COLUMNS = ["architecture", "n_hidden", "k", "p", "q", "seed", "metric", "module", "subtask", "epoch", "value",
+           "job", "job_seconds"]
+WHOLE_NUMBERS = {"module": "Int64", "subtask": "Int64", "epoch": "Int64"}  # may be empty (NA) in a row
+CURVES = ("train_accuracy", "test_accuracy")  # per epoch, stored as metric "epoch_<name>"
+
+
+def run_job(cfg: SweepConfig, job, data: MetricData) -> pd.DataFrame:
+    """Train one model, measure it, and return its rows."""
+    architecture, k, seed = job
+    start = time.perf_counter()
+    model, record = train_model(cfg.model_config(k, architecture), cfg.train_config(seed), progress=False,
+                                splits=(data.train, data.test))
+    base = dict(architecture=architecture, n_hidden=cfg.n_hidden, k=k, p=k / cfg.n_hidden ** 2,
+                q=model_q(model), seed=seed)
+    rows = [dict(base, metric="accuracy", value=record["test_accuracy"])]
+    rows += [dict(base, metric=f"epoch_{curve}", epoch=epoch, value=stats[curve])
+             for epoch, stats in enumerate(record["history"], start=1) for curve in CURVES]
+    for name in applicable_metrics(model):
+        if name not in cfg.metrics:
+            continue
+        result = METRIC_FUNCTIONS[name](model, data, seed=seed, progress=False, **cfg.metric_options(name))
+        rows += [dict(base, metric=name, module=n, subtask=t, value=float(result["M"][n, t]))
+                 for n in (0, 1) for t in (0, 1)]
+        rows += [dict(base, metric="mask_accuracy", subtask=t, value=a)
+                 for t, a in enumerate(result.get("mask_accuracy", []))]
+    if cfg.random_masks and "weight_mask" in cfg.metrics and not model.config.bottleneck:
+        rows += random_mask_rows(cfg, job, data, base)
+    if "crossing" in cfg.metrics and not model.config.bottleneck:
+        crossing = crossing_metric(model, data, seed=seed)
+        rows += [dict(base, metric=name, module=n, subtask=1 - n, value=float(crossing[name][n]))
+                 for name in CROSSING for n in (0, 1)]
+        rows += [dict(base, metric="decides", module=n, subtask=p, value=float(crossing["decides"][n, p]))
+                 for n in (0, 1) for p in (0, 1)]
+    frame = pd.DataFrame(rows, columns=COLUMNS).astype(WHOLE_NUMBERS)
+    frame["job"] = job_id(job)
+    frame["job_seconds"] = time.perf_counter() - start
+    return frame
+
+
+def random_mask_rows(cfg: SweepConfig, job, data: MetricData, base: dict) -> list[dict]:
+    """The weight mask trained on the job's model as it was initialised, before any training
+    (metrics ``weight_mask_untrained`` and ``mask_accuracy_untrained``), with the same seeds."""
+    architecture, k, seed = job
+    untrained = new_model(cfg.model_config(k, architecture), cfg.train_config(seed))[0]
+    result = weight_mask_metric(untrained, data, seed=seed, progress=False, **cfg.metric_options("weight_mask"))
+    return ([dict(base, metric="weight_mask_untrained", module=n, subtask=t, value=float(result["M"][n, t]))
+             for n in (0, 1) for t in (0, 1)]
+            + [dict(base, metric="mask_accuracy_untrained", subtask=t, value=a)
+               for t, a in enumerate(result["mask_accuracy"])])
+
+
