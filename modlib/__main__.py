@@ -40,7 +40,7 @@ SWEEP_SETTINGS = {**{field: arg for field, arg in {**MODEL_SETTINGS, **TRAIN_SET
                      if field not in ("n_connections", "bottleneck", "seed")},
                   "name": "name", "levels": "levels", "k_values": "connections", "seeds": "seeds",
                   "architectures": "architectures", "metrics": "metrics", "random_masks": "random_masks",
-                  **MASK_SETTINGS}
+                  "ensemble": "ensemble", **MASK_SETTINGS}
 
 
 def given(args, settings: dict) -> dict:
@@ -70,7 +70,7 @@ def cmd_train(args):
 def cmd_bench(args):
     from modlib.bench import run_benchmark
 
-    run_benchmark(*model_and_train_configs(args), workers=args.workers)
+    run_benchmark(*model_and_train_configs(args), workers=args.workers, ensemble=args.ensemble)
 
 
 def metric_config(args, record: dict):
@@ -118,6 +118,10 @@ def cmd_sweep(args):
     from modlib.sweep import base_config, config_with_overrides, read_provenance, run_sweep
 
     overrides = given(args, SWEEP_SETTINGS)
+    if args.ensemble == "auto":
+        from modlib.ensemble import auto_size
+
+        overrides["ensemble"] = auto_size(overrides.get("device") or base_config(args.preset, args.results).device)
     if args.levels is not None:
         if args.connections is not None:
             raise ValueError("give --levels (that many levels, geometric in k) or --connections (a list of k), "
@@ -291,6 +295,16 @@ def add_model_arguments(p, connections_default=None):
     add_setting_arguments(p)
 
 
+def ensemble_size(text: str):
+    """``--ensemble``: a whole number of models, or "auto"."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number of models or auto, got {text!r}") from None
+
+
 def cluster_executor(args):
     """The executor ``--executor`` names with its settings, or None for the local runner."""
     from modlib.sweep.cluster import EXECUTORS, ClusterExecutor
@@ -328,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1,
                    help="also time this many models (seeds --seed, --seed + 1, ...) trained at once, "
                         "sharing the threads (as sweep --workers)")
+    p.add_argument("--ensemble", type=int, default=1,
+                   help="also time this many models (seeds --seed, --seed + 1, ...) trained as one ensemble")
     p.set_defaults(func=cmd_bench)
 
     from pathlib import Path
@@ -351,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="who runs the jobs: local (this machine's processes, --workers), slurm (a SLURM job array "
                         "through submitit, from the cluster's login node), submitit-local (the same array as "
                         "processes here)")
+    p.add_argument("--ensemble", type=ensemble_size, metavar="M|auto",
+                   help="train up to M models of one architecture at a time as one computation (default 1); auto: "
+                        "as many as fill a GPU on cuda, 1 on the CPU")
     p.add_argument("--partition", help="SLURM partition for --executor slurm")
     p.add_argument("--array-parallelism", type=int, help="tasks in the array, each taking every n-th job (default 50)")
     p.add_argument("--gpus-per-job", type=int, help="GPUs per array task (with --device cuda)")

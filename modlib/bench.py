@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from modlib.model import ModelConfig
+from modlib.model import ModelConfig, require
 from modlib.train import Split, TrainConfig, new_model, train_epoch
 
 
@@ -133,6 +133,28 @@ def seconds_per_epoch(model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: in
     return seconds, n_pairs, {phase: s / n_steps for phase, s in clock.seconds.items()}
 
 
+def seconds_as_ensemble(model_cfg: ModelConfig, train_cfg: TrainConfig, members: int, epochs: int = 1):
+    """Wall time and pairs of ``members`` models (seeds as `worker_configs`) trained as one ensemble
+    (`modlib.ensemble`) for ``epochs`` epochs after a warm-up epoch, and the throughput of the
+    step's products on all their pairs at once."""
+    from modlib.ensemble import Ensemble
+
+    cfgs = worker_configs(train_cfg, members)
+    ensemble = Ensemble([model_cfg] * members, cfgs)
+    split = Split.load("train", train_cfg.train_images, train_cfg.device)
+    seconds, n_pairs = 0.0, 0
+    for epoch in range(epochs + 1):
+        pairs = [split.pairs(1000 * cfg.seed + epoch, cfg) for cfg in cfgs]
+        sync(train_cfg.device)
+        start = time.perf_counter()
+        ensemble.train_epoch(split, pairs, [True] * members, epoch)
+        sync(train_cfg.device)
+        if epoch:  # the first epoch warms up
+            seconds += time.perf_counter() - start
+            n_pairs += sum(len(i0) for i0, _ in pairs)
+    return seconds, n_pairs, matmul_throughput(model_cfg, train_cfg.batch_size * members, train_cfg.device)
+
+
 def threads_per_worker(workers: int) -> int:
     """Threads for each of ``workers`` processes that share this process's threads."""
     return max(1, torch.get_num_threads() // workers)
@@ -217,14 +239,19 @@ def timed_epochs(model_cfg: ModelConfig, train_cfg: TrainConfig, start, epochs: 
     return seconds, sum(len(i0) for i0, _ in pairs[1:]), (before + throughput()) / 2
 
 
-def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print, workers: int = 1) -> dict:
+def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print, workers: int = 1,
+                  ensemble: int = 1) -> dict:
     """Print throughput, FLOPs per epoch, seconds per epoch, and (last) the ratio to the floor;
-    with ``workers`` > 1, the ratio of that many models trained side by side. Returns the figures
+    with ``workers`` > 1, the ratio of that many models trained side by side; with ``ensemble`` > 1,
+    that of that many models trained as one ensemble (`modlib.ensemble`). Returns the figures
     printed, by name, for a chapter's prose: ``alone_seconds``, ``alone_floor``, ``alone_ratio`` and
     ``alone_common_ratio`` (by the common count) for one model, the same four with ``side_`` for the
-    models side by side, and ``ratio`` and ``common_ratio``, those of the last lines."""
-    if workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {workers}")
+    models side by side and ``ensemble_`` for the ensemble, and ``ratio`` and ``common_ratio``, those
+    of the last lines."""
+    require([(workers >= 1, f"--workers must be >= 1, got {workers}"),
+             (ensemble >= 1, f"--ensemble must be >= 1 (models trained as one), got {ensemble}"),
+             (workers == 1 or ensemble == 1, "give --workers (models side by side, a process each) or --ensemble "
+                                             "(models as one computation), not both")])
     device = train_cfg.device
     print_(f"device {device}, {torch.get_num_threads()} threads, batch {train_cfg.batch_size}, "
            f"N={model_cfg.n_hidden}, k={model_cfg.n_connections}, engine {train_cfg.engine}")
@@ -255,7 +282,17 @@ def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print, 
         print_(f"  ({pairs / wall:,.0f} pairs/s in all; their products {throughput / 1e9:.1f} GFLOP/s, "
                f"floor {floor:.3f} s)")
         figures |= timing_figures("side", seconds, floor, common)
-    last = "side" if workers > 1 else "alone"  # the group the last lines report
+    if ensemble > 1:
+        print_(f"one model alone: ratio {figures['alone_ratio']:.2f} ({figures['alone_common_ratio']:.2f} by the "
+               f"common count)")
+        wall, pairs, throughput = seconds_as_ensemble(model_cfg, train_cfg, ensemble)
+        seconds, floor = wall * n_pairs / pairs, flops / throughput  # per model-epoch of n_pairs pairs
+        print_(f"{ensemble} models as one ensemble: {seconds:.3f} s per model-epoch, "
+               f"{figures['alone_seconds'] / seconds:.2f} times as fast as one alone")
+        print_(f"  ({pairs / wall:,.0f} pairs/s in all; the products on {ensemble} x {train_cfg.batch_size} pairs at "
+               f"once {throughput / 1e9:.1f} GFLOP/s, floor {floor:.3f} s)")
+        figures |= timing_figures("ensemble", seconds, floor, common)
+    last = "side" if workers > 1 else "ensemble" if ensemble > 1 else "alone"  # the group the last lines report
     figures |= {"ratio": figures[f"{last}_ratio"], "common_ratio": figures[f"{last}_common_ratio"]}
     print_(f"common count, 3 x forward over all {model_cfg.n_steps} steps "
            f"({common * per_pair / 1e6:.2f} MFLOP/pair): ratio {figures['common_ratio']:.2f}")

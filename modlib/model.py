@@ -115,12 +115,14 @@ class Output(NamedTuple):
 
 def recurrence(drive: torch.Tensor, w: torch.Tensor, n_steps: int) -> torch.Tensor:
     """Every state ``[T, B, 2N]`` of ``h_t = tanh(drive + h_{t-1} W^T)`` from ``h_0 = 0``;
-    ``drive`` ``[B, 2N]`` is the input term plus biases, ``w`` ``[2N, 2N]``."""
+    ``drive`` ``[B, 2N]`` is the input term plus biases, ``w`` ``[2N, 2N]``. Stacked models
+    (`modlib.ensemble`) add a leading axis to both: ``[M, B, 2N]``, ``[M, 2N, 2N]``."""
     hs = torch.empty((n_steps, *drive.shape), dtype=drive.dtype, device=drive.device)
     tanh_(hs[0].copy_(drive))
-    wt = w.t()
+    wt = w.transpose(-1, -2)
+    product = torch.addmm if w.dim() == 2 else torch.baddbmm
     for t in range(1, n_steps):
-        tanh_(torch.addmm(drive, hs[t - 1], wt, out=hs[t]))
+        tanh_(product(drive, hs[t - 1], wt, out=hs[t]))
     return hs
 
 
@@ -139,9 +141,19 @@ def recurrence_backward(hs: torch.Tensor, w: torch.Tensor, grad_h: torch.Tensor)
         torch.addcmul(dh, dh * hs[t], hs[t], value=-1, out=dz[t])  # dh * (1 - h^2)
         if t > 0:
             dh = dz[t] @ w
-    width = hs.shape[-1]
-    d_w = dz[1:].reshape(-1, width).t() @ hs[:-1].reshape(-1, width)
+    d_w = steps_and_batch(dz[1:]).transpose(-1, -2) @ steps_and_batch(hs[:-1])
     return dz.sum(0), d_w
+
+
+def steps_and_batch(h: torch.Tensor) -> torch.Tensor:
+    """States ``[T, ..., B, W]`` as ``[..., T * B, W]``: every step's rows together, stacked models apart."""
+    return h.movedim(0, -3).flatten(-3, -2)
+
+
+def per_module(t: torch.Tensor) -> torch.Tensor:
+    """A module-first tensor ``[..., 2, a, b]`` as ``[-1, a, b]``, one batch entry per module (of
+    each stacked model), for ``bmm``."""
+    return t.reshape(-1, *t.shape[-2:])
 
 
 class Recurrence(torch.autograd.Function):
@@ -169,8 +181,9 @@ def grad_buffer(p: torch.Tensor) -> torch.Tensor:
 
 
 def linear(inp: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-module affine map: ``inp`` ``[B, 2, in]``, ``w`` ``[2, out, in]``, ``b`` ``[2, out]``."""
-    return torch.einsum("bmi,moi->bmo", inp, w) + b
+    """Per-module affine map: ``inp`` ``[B, 2, in]``, ``w`` ``[2, out, in]``, ``b`` ``[2, out]``
+    (stacked models: a leading axis on each)."""
+    return torch.einsum("...bmi,...moi->...bmo", inp, w) + b.unsqueeze(-3)
 
 
 def uniform(generator: torch.Generator | None, bound: float, *shape) -> nn.Parameter:
@@ -220,37 +233,40 @@ class ModularRNN(nn.Module):
 
     def recurrent_matrix(self) -> torch.Tensor:
         """The ``[2N, 2N]`` matrix of the joint recurrence (rows: receiving unit)."""
-        c = self.interconnections()
-        c01, c10 = c[0], c[1]
+        c01, c10 = self.interconnections().unbind(-3)
+        w0, w1 = self.w_hh.unbind(-3)
         if self.config.message == "before":  # authors' code: message enters before W_hh
-            c01, c10 = self.w_hh[1] @ c01, self.w_hh[0] @ c10
-        top = torch.cat([self.w_hh[0], c10], dim=1)
-        bottom = torch.cat([c01, self.w_hh[1]], dim=1)
-        return torch.cat([top, bottom], dim=0)
+            c01, c10 = w1 @ c01, w0 @ c10
+        top = torch.cat([w0, c10], dim=-1)
+        bottom = torch.cat([c01, w1], dim=-1)
+        return torch.cat([top, bottom], dim=-2)
 
     def recurrent_matrix_gradients(self, d_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Gradients of ``w_hh`` and ``theta`` from the gradient ``d_w`` of `recurrent_matrix`
         (used by hand-written back-propagation; ``tests/test_model.py`` checks it against autograd)."""
         n = self.config.n_hidden
-        d_w_hh = torch.stack([d_w[:n, :n], d_w[n:, n:]])
-        d_c = torch.stack([d_w[n:, :n], d_w[:n, n:]])  # d_c[d]: from module d to module 1 - d
+        d_w_hh = torch.stack([d_w[..., :n, :n], d_w[..., n:, n:]], dim=-3)
+        d_c = torch.stack([d_w[..., n:, :n], d_w[..., :n, n:]], dim=-3)  # d_c[d]: from module d to module 1 - d
         if self.config.message == "before":  # block = w_hh[1 - d] @ c[d]
             with torch.no_grad():
-                c, w_hh = self.interconnections(), self.w_hh.flip(0)
-            d_w_hh += (d_c @ c.transpose(1, 2)).flip(0)
-            d_c = w_hh.transpose(1, 2) @ d_c
+                c, w_hh = self.interconnections(), self.w_hh.flip(-3)
+            d_w_hh += (d_c @ c.transpose(-1, -2)).flip(-3)
+            d_c = w_hh.transpose(-1, -2) @ d_c
         return d_w_hh, d_c.mul_(self.sign).mul_(self.theta.detach() > 0)
 
     def input_drive(self, x: torch.Tensor) -> torch.Tensor:
-        """The input term plus both biases, ``[B, 2N]``, for inputs ``x`` ``[B, 2, n_inputs]``.
-        The image is the same at every step, so it is projected once, for both modules at once."""
-        drive = torch.baddbmm((self.b_ih + self.b_hh).unsqueeze(1), x.transpose(0, 1), self.w_ih)
-        return drive.transpose(0, 1).reshape(len(x), -1)
+        """The input term plus both biases, ``[B, 2N]``, for inputs ``x`` ``[B, 2, n_inputs]``
+        (stacked models: ``[M, B, 2N]`` for ``[M, B, 2, n_inputs]``). The image is the same at
+        every step, so it is projected once, for both modules at once."""
+        bias = (self.b_ih + self.b_hh).unsqueeze(-2)
+        drive = torch.baddbmm(per_module(bias), per_module(x.transpose(-3, -2)), per_module(self.w_ih))
+        batch = x.shape[:-2]
+        return drive.view(*batch[:-1], 2, batch[-1], -1).transpose(-3, -2).reshape(*batch, -1)
 
     def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
         """Last hidden states ``[B, 2, N]`` for inputs ``x`` of shape ``[B, 2, n_inputs]``."""
         h = Recurrence.apply(self.input_drive(x), self.recurrent_matrix(), self.config.n_steps)
-        return h.view(len(x), 2, self.config.n_hidden)
+        return h.view(*x.shape[:-2], 2, self.config.n_hidden)
 
     def readout_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """The per-module linear maps from ``h_T`` to the readout, ``(weight [2, out, in], bias [2, out])``:
@@ -269,8 +285,8 @@ class ModularRNN(nn.Module):
     def decide(self, readouts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Competitive max: the module whose readout has the largest value decides."""
         score = readouts.abs() if self.config.decision == "absmax" else readouts
-        decider = score.amax(dim=2).argmax(dim=1)
-        decided = readouts[torch.arange(len(readouts), device=readouts.device), decider]
+        decider = score.amax(dim=-1).argmax(dim=-1)
+        decided = readouts.take_along_dim(decider[..., None, None], dim=-2).squeeze(-2)
         return decided, decider
 
     def forward(self, x: torch.Tensor) -> Output:

@@ -23,8 +23,8 @@ from tqdm import tqdm
 from modlib import native
 from modlib.data import load_mnist
 from modlib.deepr import DeepR, DeepRConfig, deepr_lr
-from modlib.model import (ModelConfig, ModularRNN, grad_buffer, linear, recurrence, recurrence_backward, require,
-                          require_whole_numbers)
+from modlib.model import (ModelConfig, ModularRNN, grad_buffer, linear, per_module, recurrence, recurrence_backward,
+                          require, require_whole_numbers)
 from modlib.task import EXCLUSIONS, RULES, check_modulus, make_pairs, parity_target
 
 TEST_PAIR_SEED = 2021
@@ -214,36 +214,44 @@ def new_model(model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[ModularRNN, Fla
     return model, dense, sparse
 
 
-def loss_and_gradients(model: ModularRNN, x: torch.Tensor, target: torch.Tensor):
+def loss_and_gradients(model: ModularRNN, x: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None):
     """Cross-entropy of the decided output, and every parameter's gradient worked out by hand
     and written into its ``.grad`` (replacing what was there). Returns ``(loss, decided)``.
     The same numbers as ``loss.backward()`` to rounding (``tests/test_train.py`` checks
     it), 15% faster per training step here: autograd's bookkeeping, and the copies it makes
-    into gradient buffers, cost that much at these sizes."""
-    rows, batch = torch.arange(len(x), device=x.device), len(x)
+    into gradient buffers, cost that much at these sizes. Stacked models (`modlib.ensemble`)
+    take a leading axis on ``x`` ``[M, B, 2, in]`` and ``target`` ``[M, B]``, and ``weight``
+    ``[M, B]``, each pair's share of its model's loss (1/B for a model's B pairs, 0 for padding);
+    the loss is then each model's, ``[M]``."""
+    batch = x.shape[:-2]
     with torch.no_grad():
         w = model.recurrent_matrix()
         hs = recurrence(model.input_drive(x), w, model.config.n_steps)
-        states = [hs[-1].view(batch, 2, -1)]
-        for weight, bias in model.readout_layers():
-            states.append(linear(states[-1], weight, bias))
+        states = [hs[-1].view(*batch, 2, -1)]
+        for layer, bias in model.readout_layers():
+            states.append(linear(states[-1], layer, bias))
         decided, decider = model.decide(states[-1])
-        log_p = F.log_softmax(decided, dim=1)
-        loss = F.nll_loss(log_p, target)
+        log_p = F.log_softmax(decided, dim=-1)
+        if weight is None:
+            loss = F.nll_loss(log_p, target)
+        else:
+            loss = -(log_p.gather(-1, target.unsqueeze(-1)).squeeze(-1) * weight).sum(-1)
         # d loss / d decided = (softmax - one-hot) / B, and it reaches only the decider's readout
-        d_decided = log_p.exp_()
-        d_decided[rows, target] -= 1
+        d_decided = log_p.exp_().sub_(F.one_hot(target, log_p.shape[-1]))
+        d_decided = d_decided.div_(batch[-1]) if weight is None else d_decided.mul_(weight.unsqueeze(-1))
         grad = torch.zeros_like(states[-1])
-        grad[rows, decider] = d_decided.div_(batch)
-        grad = grad.transpose(0, 1)  # module first, [2, B, out], like the weights
-        for (weight, bias), state in zip(reversed(model.readout_layers()), reversed(states[:-1])):
-            torch.bmm(grad.transpose(1, 2), state.transpose(0, 1), out=grad_buffer(weight))
-            torch.sum(grad, 1, out=grad_buffer(bias))
-            grad = torch.bmm(grad, weight)
-        d_drive, d_w = recurrence_backward(hs, w, grad.transpose(0, 1).reshape(batch, -1))
-        d_drive = d_drive.view(batch, 2, -1).transpose(0, 1)  # [2, B, N], as the projection
-        torch.bmm(x.transpose(0, 1).transpose(1, 2), d_drive, out=grad_buffer(model.w_ih))
-        torch.sum(d_drive, 1, out=grad_buffer(model.b_ih))
+        grad.scatter_(-2, decider[..., None, None].expand(*batch, 1, grad.shape[-1]), d_decided.unsqueeze(-2))
+        grad = grad.transpose(-3, -2)  # module first, [2, B, out], like the weights
+        for (layer, bias), state in zip(reversed(model.readout_layers()), reversed(states[:-1])):
+            torch.bmm(per_module(grad.transpose(-1, -2)), per_module(state.transpose(-3, -2)),
+                      out=per_module(grad_buffer(layer)))
+            torch.sum(grad, -2, out=grad_buffer(bias))
+            grad = grad @ layer
+        d_drive, d_w = recurrence_backward(hs, w, grad.transpose(-3, -2).reshape(*batch, -1))
+        d_drive = d_drive.view(*batch, 2, -1).transpose(-3, -2)  # [2, B, N], as the projection
+        torch.bmm(per_module(x.transpose(-3, -2).transpose(-1, -2)), per_module(d_drive),
+                  out=per_module(grad_buffer(model.w_ih)))
+        torch.sum(d_drive, -2, out=grad_buffer(model.b_ih))
         grad_buffer(model.b_hh).copy_(model.b_ih.grad)
         d_w_hh, d_theta = model.recurrent_matrix_gradients(d_w)
         grad_buffer(model.w_hh).copy_(d_w_hh)

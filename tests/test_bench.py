@@ -106,9 +106,28 @@ def test_processor_names_the_cpu_and_its_vector_instructions():
         assert described.startswith(model.split(":", 1)[1].strip() + ", ")
 
 
-def test_benchmark_refuses_zero_workers():
-    with pytest.raises(ValueError, match="--workers must be >= 1"):
-        run_benchmark(ModelConfig(), TrainConfig(), print_=lambda line: None, workers=0)
+@pytest.mark.parametrize("options, message", [
+    (dict(workers=0), "--workers must be >= 1"),
+    (dict(ensemble=0), "--ensemble must be >= 1"),
+    (dict(workers=2, ensemble=2), "not both"),
+])
+def test_benchmark_refuses_bad_counts(options, message):
+    with pytest.raises(ValueError, match=message):
+        run_benchmark(ModelConfig(), TrainConfig(), print_=lambda line: None, **options)
+
+
+@needs_mnist
+def test_an_ensemble_benchmark_reports_its_models_per_model_epoch():
+    from modlib.bench import seconds_as_ensemble
+
+    seconds, n_pairs, throughput = seconds_as_ensemble(ModelConfig(n_connections=10), TrainConfig(train_images=1500),
+                                                       3, epochs=1)
+    one_epoch = TrainConfig(train_images=1500)
+    from modlib.train import Split
+
+    split = Split.load("train", 1500)
+    expected = sum(len(split.pairs(1000 * seed + 1, one_epoch)[0]) for seed in (0, 1, 2))
+    assert n_pairs == expected and seconds > 0 and throughput > 0
 
 
 def test_phase_clock_adds_the_time_since_the_previous_phase(monkeypatch):

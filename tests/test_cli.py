@@ -42,6 +42,8 @@ def cli(*args):
      "use engine 'torch' for message='before'"),
     (["sweep", "--preset", "smoke", "--name", "x", "--engine", "native", "--message", "before"],
      "use engine 'torch' for message='before'"),
+    (["sweep", "--preset", "smoke", "--name", "x", "--engine", "native", "--ensemble", "4"],
+     "an ensemble trains with the torch engine's step"),
 ])
 def test_bad_input_gives_one_line_error_and_nonzero_exit(args, message):
     result = cli(*args)
@@ -61,7 +63,8 @@ def test_every_sweep_setting_can_be_set_from_the_command_line():
                  "--decision", "absmax", "--message", "before", "--rule", "equation", "--no-exclude",
                  "--no-balance", "--deepr-lr", "0.1,0.001", "--mask-fraction", "0.1", "--mask-repeats", "3",
                  "--modulus", "4", "--no-rewire", "--init", "pytorch", "--exclusion", "mirrored", "--random-masks",
-                 "--mask-epochs", "2", "--mask-score-init", "0.5", "--mask-interconnections", "--show")
+                 "--mask-epochs", "2", "--mask-score-init", "0.5", "--mask-interconnections", "--ensemble", "3",
+                 "--show")
     assert result.returncode == 0, result.stderr
     shown = dict(line.strip().split(": ", 1) for line in result.stdout.splitlines())
     assert shown["connections"] == "[1, 60]" and "not used" in shown["levels"]
@@ -72,6 +75,13 @@ def test_every_sweep_setting_can_be_set_from_the_command_line():
     assert shown["rewire"] == "False"
     assert (shown["init"], shown["exclusion"], shown["random_masks"]) == ("pytorch", "mirrored", "True")
     assert (shown["mask_epochs"], shown["mask_score_init"], shown["mask_interconnections"]) == ("2", "0.5", "True")
+    assert shown["ensemble"] == "3"
+
+
+def test_ensemble_auto_is_one_model_at_a_time_on_the_cpu():
+    result = cli("sweep", "--preset", "smoke", "--name", "x", "--ensemble", "auto", "--show")
+    assert result.returncode == 0, result.stderr
+    assert "ensemble: 1" in result.stdout
 
 
 @needs_mnist

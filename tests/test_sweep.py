@@ -487,3 +487,30 @@ def test_commit_is_dirty_for_changed_code_but_not_for_changed_results(tmp_path, 
 def test_a_sweep_stored_before_the_processor_was_recorded_says_so():
     assert made_on(read_provenance("paper")) == "processor not recorded"
     assert made_on({"machine": {"device": "Some CPU, AVX2"}}) == "Some CPU, AVX2"
+
+
+def test_an_ensemble_sweep_groups_consecutive_jobs_of_one_architecture():
+    cfg = replace(PRESETS["paper"], ensemble=8)
+    groups = cfg.groups(cfg.jobs())
+    assert [job for group in groups for job in group] == cfg.jobs()
+    assert all(len(group) <= 8 and len({a for a, _, _ in group}) == 1 for group in groups)
+    assert [len(g) for g in groups] == [8] * 12 + [4] + [8] * 12 + [4]  # 100 jobs per architecture
+    assert [len(g) for g in replace(cfg, ensemble=1).groups(cfg.jobs()[:3])] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"ensemble": 0}, "ensemble must be >= 1"),
+    ({"ensemble": 4, "engine": "native"}, "an ensemble trains with the torch engine"),
+])
+def test_bad_ensembles_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        config_with_overrides("smoke", **overrides)
+
+
+@needs_mnist
+def test_an_ensemble_sweep_gives_the_one_by_one_table_to_rounding(tmp_path):
+    cfg = replace(TINY, levels=3, metrics=("bottleneck", "weight_mask"))
+    alone = load_results("tiny", run_sweep(cfg, tmp_path / "alone", progress=False).parent)
+    together = load_results("tiny", run_sweep(replace(cfg, ensemble=3), tmp_path / "together", progress=False).parent)
+    assert together.drop(columns=["value", "q", "job_seconds"]).equals(alone.drop(columns=["value", "q", "job_seconds"]))
+    np.testing.assert_allclose(together[["value", "q"]], alone[["value", "q"]], atol=1e-4)

@@ -24,7 +24,10 @@ class SweepConfig:
     masks averaged per sub-task, epochs, the bound of the scores' first draw, and whether the
     interconnections are scored. ``random_masks`` also trains the weight masks on each model
     as it was before training (the same seed's initial weights), for the paper's check that
-    masks find more in trained networks than in random ones (claim (f))."""
+    masks find more in trained networks than in random ones (claim (f)). ``ensemble`` M > 1
+    trains up to M models of one architecture at a time as one computation (`modlib.ensemble`):
+    on a GPU many times sooner, the same numbers to float rounding but not bit for bit, so it is
+    a setting of the sweep, as the engine is."""
 
     name: str
     n_hidden: int = 100
@@ -57,6 +60,7 @@ class SweepConfig:
     device: str = "cpu"
     engine: str = "torch"
     rewire: bool = True
+    ensemble: int = 1
 
     def __post_init__(self):
         require_whole_numbers(self)
@@ -67,6 +71,10 @@ class SweepConfig:
              f"'.', '..' or hold '/' or '\\': got {self.name!r} (e.g. --name n50; --results chooses the folder)"),
             (self.levels >= 1, f"levels must be >= 1, got {self.levels}"),
             (self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}"),
+            (self.ensemble >= 1, f"ensemble must be >= 1 (models trained as one computation), got {self.ensemble}"),
+            (self.ensemble == 1 or self.engine == "torch",
+             f"an ensemble trains with the torch engine's step: use --engine torch, or --ensemble 1 for "
+             f"{self.engine!r}"),
             (set(self.architectures) <= set(ARCHITECTURES) and self.architectures,
              f"architectures must be among {ARCHITECTURES}, got {self.architectures}"),
             (set(self.metrics) <= set(MEASUREMENTS), f"metrics must be among {MEASUREMENTS}, got {self.metrics}"),
@@ -88,6 +96,17 @@ class SweepConfig:
     def jobs(self) -> list[tuple[str, int, int]]:
         """Every (architecture, k, seed), in a fixed order."""
         return [(a, k, s) for a in self.architectures for k in self.connections() for s in range(self.seeds)]
+
+    def groups(self, jobs: list) -> list[list]:
+        """``jobs`` in the groups trained together: one by one, or with ``ensemble`` M > 1, runs of up
+        to M consecutive jobs of one architecture."""
+        groups = []
+        for job in jobs:
+            if groups and len(groups[-1]) < self.ensemble and groups[-1][0][0] == job[0]:
+                groups[-1].append(job)
+            else:
+                groups.append([job])
+        return groups
 
     def model_config(self, k: int, architecture: str) -> ModelConfig:
         return ModelConfig(n_connections=k, bottleneck=BOTTLENECK_WIDTH if architecture == "bottleneck" else None,

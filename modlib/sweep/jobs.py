@@ -7,6 +7,7 @@ import time
 import pandas as pd
 
 from modlib.crossing import CROSSING, crossing_metric
+from modlib.ensemble import train_ensemble
 from modlib.metrics import METRIC_FUNCTIONS, MetricData, applicable_metrics, weight_mask_metric
 from modlib.structure import model_q
 from modlib.sweep.config import SweepConfig, job_id
@@ -24,6 +25,26 @@ def run_job(cfg: SweepConfig, job, data: MetricData) -> pd.DataFrame:
     start = time.perf_counter()
     model, record = train_model(cfg.model_config(k, architecture), cfg.train_config(seed), progress=False,
                                 splits=(data.train, data.test))
+    return measured_rows(cfg, job, model, record, data, start)
+
+
+def run_ensemble(cfg: SweepConfig, jobs: list, data: MetricData) -> list[pd.DataFrame]:
+    """Train the models of ``jobs`` (one architecture) as one ensemble (`modlib.ensemble`), then
+    measure each; returns each job's rows. A job's seconds are its share of the training and its
+    own measuring."""
+    start = time.perf_counter()
+    trained = train_ensemble([cfg.model_config(k, architecture) for architecture, k, _ in jobs],
+                             [cfg.train_config(seed) for _, _, seed in jobs], progress=False,
+                             splits=(data.train, data.test))
+    share = (time.perf_counter() - start) / len(jobs)
+    return [measured_rows(cfg, job, model, record, data, time.perf_counter() - share)
+            for job, (model, record) in zip(jobs, trained)]
+
+
+def measured_rows(cfg: SweepConfig, job, model, record: dict, data: MetricData, start: float) -> pd.DataFrame:
+    """A trained model's rows: its accuracy and learning curves, and what ``cfg`` measures;
+    ``start`` is when its job started (`time.perf_counter`)."""
+    architecture, k, seed = job
     base = dict(architecture=architecture, n_hidden=cfg.n_hidden, k=k, p=k / cfg.n_hidden ** 2,
                 q=model_q(model), seed=seed)
     rows = [dict(base, metric="accuracy", value=record["test_accuracy"])]

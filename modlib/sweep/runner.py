@@ -20,7 +20,7 @@ from modlib.bench import matmul_throughput, run_processes, threads_per_worker
 from modlib.data import write_atomic
 from modlib.metrics import MetricData
 from modlib.sweep.config import SweepConfig, job_id
-from modlib.sweep.jobs import run_job
+from modlib.sweep.jobs import run_ensemble, run_job
 from modlib.sweep.store import check_folder, git_commit, merge, stored_rows, write_csv_atomic
 from modlib.train import check_device
 
@@ -94,15 +94,21 @@ def run_jobs(cfg: SweepConfig, folder: Path, todo: list, run: dict, progress: bo
         return matmul_throughput(cfg.model_config(1, "standard"), cfg.batch_size, cfg.device)
 
     before = throughput()
+    bar = tqdm(total=len(todo), desc=desc or f"sweep {cfg.name}", disable=not progress, unit="model",
+               position=position)
     try:
-        for job in tqdm(todo, desc=desc or f"sweep {cfg.name}", disable=not progress, unit="model",
-                        position=position):
-            write_csv_atomic(run_job(cfg, job, data), folder / "jobs" / f"{job_id(job)}.csv")
+        for group in cfg.groups(todo):  # an ensemble's models are written when all of them are done
+            frames = run_ensemble(cfg, group, data) if len(group) > 1 else [run_job(cfg, group[0], data)]
+            for job, frame in zip(group, frames):
+                write_csv_atomic(frame, folder / "jobs" / f"{job_id(job)}.csv")
+            bar.update(len(group))
         # The shared machine's speed drifts over a long run: average a measurement at each end.
         average = (before + throughput()) / 2
     except BaseException:  # Ctrl-C or an error: keep what is finished
         merge(folder, cfg, run | {"seconds": seconds_since(run["started"])}, throughput=before)
         raise
+    finally:
+        bar.close()
     merge(folder, cfg, run | {"seconds": seconds_since(run["started"])}, throughput=average)
 
 
