@@ -78,7 +78,8 @@ def test_a_killed_task_is_named_with_its_log_and_resume_finishes_its_jobs(tmp_pa
     assert sweep.returncode == 1
     error = err[err.index("error: "):].splitlines()
     assert "sweep task(s) failed" in error[0] and "--resume" in error[0]
-    assert re.match(r"task \S+ \(jobs (standard|bottleneck)-k\d+-s00(, \S+)?\): ended without a result .*; log: ", error[1])
+    killed = r"task \S+ \(jobs (standard|bottleneck)-k\d+-s00(, \S+)?\): ended without a result .*; log: "
+    assert re.match(killed, error[1])
     assert Path(error[1].split("log: ")[1]).parent.is_dir()
     finished = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "tiny" / "jobs").glob("*.csv")}
     assert len(finished) < 4 and first.items() <= finished.items()
