@@ -69,6 +69,11 @@ class DeepR:
     flat positions), so a step costs O(k) rather than O(N^2) element-wise work. ``theta``
     must not be changed by anything else while this optimiser trains it. ``sign``, the
     model's signs, is needed only without rewiring, which changes them.
+
+    A group of G models with the same k, stacked (`modlib.ensemble`), is stepped as one: their
+    ``theta`` ``[G, 2, N, N]``, one generator each in ``generator`` (a list), and every state
+    with the leading axis G. Each model draws from its own generator what it would draw alone,
+    so each keeps its own numbers; `step` then returns the rewirings per model.
     """
 
     def __init__(self, theta: torch.nn.Parameter, k: int, config: DeepRConfig = DeepRConfig(),
@@ -77,24 +82,40 @@ class DeepR:
             raise ValueError("DeepR without rewiring flips the signs of the connections that cross zero: "
                              "pass the model's signs, DeepR(..., sign=model.sign)")
         self.theta, self.k, self.config, self.generator, self.sign = theta, k, config, generator, sign
-        active = theta.detach().view(2, -1) > 0
-        counts = active.sum(dim=1).tolist()
-        if counts != [k, k]:
-            raise ValueError(f"theta has {counts} active entries per direction, expected exactly k = {k}: "
+        self.group = tuple(theta.shape[:-3])  # (G,) for a group of models, () for one
+        active = self.flat(theta.detach()) > 0
+        counts = active.sum(dim=-1)
+        if not bool((counts == k).all()):
+            raise ValueError(f"theta has {counts.tolist()} active entries per direction, expected exactly k = {k}: "
                              f"initialise it with modlib.deepr.init_theta")
-        p = k / theta[0].numel()
+        p = k / (theta.shape[-2] * theta.shape[-1])
         self.noise_std = config.lr * config.walk * (1 - p)
-        self.index = active.nonzero()[:, 1].view(2, k)
-        self.m = torch.zeros(2, k, device=theta.device)
+        self.index = active.nonzero()[:, -1].view(*self.group, 2, k)
+        self.m = torch.zeros(*self.group, 2, k, device=theta.device)
         self.v = torch.zeros_like(self.m)
         # Adam step count per connection, reset when a new connection takes the slot
-        self.steps = torch.zeros(2, k, dtype=torch.long, device=theta.device)
+        self.steps = torch.zeros(*self.group, 2, k, dtype=torch.long, device=theta.device)
         self.n_steps = 0
         self.corrections = self.bias_corrections(1024)
 
+    def flat(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` ``[..., 2, N, N]`` (theta, its gradient or the signs) as ``[..., 2, N^2]``."""
+        return t.view(*self.group, 2, -1)
+
+    def draw(self, sample, shape, models: list[bool] | None = None) -> torch.Tensor:
+        """``sample`` (``torch.rand`` or ``torch.randn``) of ``shape`` from the generator; for a group,
+        from each model's, stacked, and only for the ``models`` marked True (zeros for the rest,
+        which draw nothing)."""
+        if not self.group:
+            return sample(shape, generator=self.generator, device=self.m.device)
+        models = models or [True] * len(self.generator)
+        return torch.stack([sample(shape, generator=g, device=self.m.device) if drawn
+                            else torch.zeros(shape, device=self.m.device) for g, drawn in zip(self.generator, models)])
+
     @torch.no_grad()
-    def step(self) -> int:
-        """One update after ``backward()``; returns how many connections were rewired."""
+    def step(self) -> int | list[int]:
+        """One update after ``backward()``; returns how many connections were rewired (per model,
+        for a group)."""
         if self.theta.grad is None:
             raise RuntimeError("DeepR.step() needs gradients: call loss.backward() or "
                                "modlib.train.loss_and_gradients() first")
@@ -103,8 +124,8 @@ class DeepR:
             self.corrections = self.bias_corrections(2 * self.corrections.shape[1])
         noise = None
         if self.noise_std > 0:  # dormant entries do not move, so only the k active ones draw noise
-            noise = torch.randn(self.m.shape, generator=self.generator, device=self.m.device)
-        died = self.move(self.theta.grad.view(2, -1).gather(1, self.index), noise)
+            noise = self.draw(torch.randn, self.m.shape[-2:])
+        died = self.move(self.flat(self.theta.grad).gather(-1, self.index), noise)
         return self.rewire(died)
 
     def move(self, grad: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
@@ -112,7 +133,7 @@ class DeepR:
         given their gradients ``grad`` ``[2, k]``; those that reach ``<= 0`` are set to 0, their
         Adam state too (the connection that takes the slot starts afresh), and returned as a
         mask ``[2, k]``. Without rewiring, `flip` takes over from there."""
-        cfg, flat = self.config, self.theta.view(2, -1)
+        cfg, flat = self.config, self.flat(self.theta)
         b1, b2 = cfg.betas
         self.steps += 1
         self.m.lerp_(grad, 1 - b1)
@@ -121,11 +142,11 @@ class DeepR:
         update = cfg.lr * (self.m / c1) / ((self.v / c2).sqrt() + cfg.eps)
         if noise is not None:
             update -= self.noise_std * noise
-        value = flat.gather(1, self.index) - update
+        value = flat.gather(-1, self.index) - update
         if not cfg.rewire:
             return self.flip(value)
         died = value <= 0
-        flat.scatter_(1, self.index, value.masked_fill_(died, 0.0))
+        flat.scatter_(-1, self.index, value.masked_fill_(died, 0.0))
         for state in (self.m, self.v, self.steps):
             state.masked_fill_(died, 0.0)
         return died
@@ -136,12 +157,12 @@ class DeepR:
         the signed weight ``sign * theta`` itself. Returns the mask of connections that died: none."""
         crossed = value < 0
         flip = torch.where(crossed, -1.0, 1.0)
-        sign = self.sign.view(2, -1)
-        sign.scatter_(1, self.index, sign.gather(1, self.index) * flip)
+        sign = self.flat(self.sign)
+        sign.scatter_(-1, self.index, sign.gather(-1, self.index) * flip)
         self.m.mul_(flip)
         # a weight that lands exactly on 0 stays active, at the smallest positive theta
         value = value.abs_().clamp_(min=torch.finfo(value.dtype).tiny)
-        self.theta.view(2, -1).scatter_(1, self.index, value)
+        self.flat(self.theta).scatter_(-1, self.index, value)
         return torch.zeros_like(crossed)
 
     def bias_corrections(self, length: int) -> torch.Tensor:
@@ -151,32 +172,35 @@ class DeepR:
         return torch.stack([1 - beta ** t for beta in self.config.betas])
 
     @torch.no_grad()
-    def rewire(self, died: torch.Tensor) -> int:
+    def rewire(self, died: torch.Tensor) -> int | list[int]:
         """Activate one random dormant entry, in the same direction, per connection that died
         (``died`` ``[2, k]``, over ``index``); the new entry takes the dead one's slot.
-        Returns how many were rewired."""
-        if not died.any():
-            return 0
-        key = torch.rand(self.theta.view(2, -1).shape, generator=self.generator, device=self.theta.device)
-        return self.activate(died, key)
+        Returns how many were rewired (per model, for a group, of which only those with a
+        connection that died draw their keys)."""
+        if not self.group:
+            return self.activate(died, self.draw(torch.rand, self.flat(self.theta).shape)) if died.any() else 0
+        dying = died.flatten(1).any(1).tolist()
+        if not any(dying):
+            return [0] * len(dying)
+        return self.activate(died, self.draw(torch.rand, self.flat(self.theta).shape[1:], dying))
 
     def activate(self, died: torch.Tensor, key: torch.Tensor) -> int:
         """`rewire` with the random ``key`` ``[2, N^2]`` drawn: in each direction, the dormant
         entries with the largest keys take the dead connections' slots, in slot order."""
-        need = died.sum(dim=1)
-        flat = self.theta.view(2, -1)
+        need = died.sum(dim=-1)
+        flat = self.flat(self.theta)
         key = torch.where(flat <= 0, key, -1.0)  # -1 on active entries: the top `need` keys are dormant
         most = int(need.max())
-        top = key.topk(most, dim=1).indices
-        take = torch.arange(most, device=flat.device) < need.unsqueeze(1)
-        flat.masked_fill_(torch.zeros_like(flat, dtype=torch.bool).scatter_(1, top, take), REACTIVATION_THETA)
-        slots = died.float().argsort(dim=1, descending=True, stable=True)[:, :most]  # dead slots first
-        self.index.scatter_(1, slots, torch.where(take, top, self.index.gather(1, slots)))
-        return int(need.sum())
+        top = key.topk(most, dim=-1).indices
+        take = torch.arange(most, device=flat.device) < need.unsqueeze(-1)
+        flat.masked_fill_(torch.zeros_like(flat, dtype=torch.bool).scatter_(-1, top, take), REACTIVATION_THETA)
+        slots = died.float().argsort(dim=-1, descending=True, stable=True)[..., :most]  # dead slots first
+        self.index.scatter_(-1, slots, torch.where(take, top, self.index.gather(-1, slots)))
+        return need.sum(-1).tolist() if self.group else int(need.sum())
 
     def active_counts(self) -> torch.Tensor:
-        """Active entries per direction ``[2]``."""
-        return (self.theta > 0).flatten(1).sum(dim=1)
+        """Active entries per direction ``[2]`` (``[G, 2]`` for a group)."""
+        return (self.theta > 0).flatten(-2).sum(dim=-1)
 
 
 class RewiringLog:

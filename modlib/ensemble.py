@@ -9,9 +9,9 @@ all of them is one batched product per matrix product of one model's step (the s
 their parameters at once. Each member's parameters stay views of the stacked ones, so after
 training each member is an ordinary `modlib.model.ModularRNN` for the metrics.
 
-Deep-R steps member by member: each member draws its random walk and its new connections from
-its own generator, which keeps each member's exactly k connections per direction and its
-numbers those of training it alone; its work is O(k) element-wise, small beside the products.
+Deep-R steps the members with the same k together (`modlib.deepr.DeepR` over a group), each
+drawing its random walk and its new connections from its own generator, which keeps each
+member's exactly k connections per direction and its numbers those of training it alone.
 
 Members' epochs may differ in length (balancing keeps a seed-dependent number of pairs), and
 with early stopping a member may stop before the others. A member with no pairs left in a
@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from modlib.deepr import DeepR
 from modlib.model import ModelConfig, require
 
 # `--ensemble auto` on a GPU: enough models to fill one (the paper sweep has 100 per architecture).
@@ -72,6 +73,20 @@ class Ensemble:
             model.theta.grad = self.stacked.theta.grad[i]
             model.sign = self.stacked.sign[i]
             sparse.sign = model.sign  # Deep-R without rewiring flips the member's signs in the stack
+        self.groups = [self.deepr_group(members) for members in same_k(model_cfgs)]
+
+    def deepr_group(self, members: range):
+        """Deep-R over the consecutive ``members`` (one k), stepping them as one; each member's own
+        optimiser becomes a view of the group's state, to step it alone when the others rest."""
+        first = self.sparse[members[0]]
+        theta = nn.Parameter(self.stacked.theta.data[members.start:members.stop])
+        theta.grad = self.stacked.theta.grad[members.start:members.stop]
+        group = DeepR(theta, first.k, first.config, [self.sparse[i].generator for i in members],
+                      sign=self.stacked.sign[members.start:members.stop])
+        for j, i in enumerate(members):
+            for state in ("index", "m", "v", "steps"):
+                setattr(self.sparse[i], state, getattr(group, state)[j])
+        return group, members
 
     def __len__(self) -> int:
         return len(self.models)
@@ -87,8 +102,27 @@ class Ensemble:
             self.dense.step()
         else:
             self.masked_dense_step(stepping)
-        rewired = [sparse.step() if on else 0 for sparse, on in zip(self.sparse, stepping.tolist())]
+        on = stepping.tolist()
+        rewired = [0] * len(self)
+        for group, members in self.groups:
+            if all(on[i] for i in members):
+                for i, n in zip(members, group.step()):
+                    rewired[i] = n
+            else:  # some members rest: the others step alone, on their views of the group's state
+                for i in (i for i in members if on[i]):
+                    rewired[i] = self.step_alone(group, self.sparse[i])
         return loss, decided, rewired
+
+    @staticmethod
+    def step_alone(group: DeepR, sparse: DeepR) -> int:
+        """``sparse``'s step, a member of ``group``: both keep the longest table of Adam's bias
+        corrections either needed, since a member's step counts are the group's."""
+        if sparse.n_steps < group.n_steps:
+            sparse.n_steps, sparse.corrections = group.n_steps, group.corrections
+        rewired = sparse.step()
+        if sparse.n_steps > group.n_steps:
+            group.n_steps, group.corrections = sparse.n_steps, sparse.corrections
+        return rewired
 
     def masked_dense_step(self, stepping: torch.Tensor) -> None:
         """Adadelta's step for the members in ``stepping`` only: the others' weights and state are
@@ -132,6 +166,12 @@ class Ensemble:
         n = lengths.clamp(min=1)
         return [{"loss": float(total_loss[i] / n[i]), "train_accuracy": float(correct[i] / n[i]),
                  "rewired": rewired[i]} if on else None for i, on in enumerate(training)]
+
+
+def same_k(model_cfgs: list[ModelConfig]) -> list[range]:
+    """The runs of consecutive members with the same k, as ranges of their positions."""
+    starts = [i for i, cfg in enumerate(model_cfgs) if i == 0 or cfg.n_connections != model_cfgs[i - 1].n_connections]
+    return [range(a, b) for a, b in zip(starts, starts[1:] + [len(model_cfgs)])]
 
 
 def padded(indices: list[torch.Tensor], length: int) -> torch.Tensor:

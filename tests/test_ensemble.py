@@ -3,16 +3,16 @@ import torch
 
 from modlib.ensemble import Ensemble, train_ensemble
 from modlib.model import ModelConfig
-from modlib.train import Split, TrainConfig, train_model
+from modlib.train import Split, TrainConfig, new_model, train_epoch, train_model
 
 from tests.conftest import needs_mnist
 
 QUICK = dict(epochs=2, train_images=2000, test_images=1000)
 
 
-def members(bottleneck=None, model=None, **options):
-    """Three models of one architecture with different k and seeds."""
-    model_cfgs = [ModelConfig(n_connections=k, bottleneck=bottleneck, **(model or {})) for k in (1, 22, 464)]
+def members(bottleneck=None, model=None, ks=(1, 22, 464), **options):
+    """Three models of one architecture with different seeds and k (by default)."""
+    model_cfgs = [ModelConfig(n_connections=k, bottleneck=bottleneck, **(model or {})) for k in ks]
     train_cfgs = [TrainConfig(seed=seed, **(QUICK | options)) for seed in (0, 1, 2)]
     return model_cfgs, train_cfgs
 
@@ -26,6 +26,7 @@ def splits():
 @pytest.mark.parametrize("bottleneck, options", [
     (None, {}), (5, {"train_readout": False}), (None, {"rewire": False}), (None, {"epochs": 4, "stop_accuracy": 0.3}),
     (5, {"model": {"message": "before", "decision": "absmax", "init": "pytorch"}, "batch_size": 100}),
+    (None, {"ks": (22, 22, 22)}), (None, {"ks": (8, 8, 464), "rewire": False}),  # Deep-R steps a k's models as one
 ])
 def test_each_member_is_the_model_trained_alone(splits, bottleneck, options):
     model_cfgs, train_cfgs = members(bottleneck, **options)
@@ -64,17 +65,33 @@ def test_members_epochs_differ_in_length_and_deep_r_keeps_k_for_each_after_every
     assert len(counts) == 3 * -(-max(len(i0) for i0, _ in pairs) // 128) and all(counts)
 
 
+def trained_alone(model_cfg, train_cfg, split, pairs):
+    """A model trained alone on each of ``pairs`` (one epoch each)."""
+    model, dense, sparse = new_model(model_cfg, train_cfg)
+    for epoch, epoch_pairs in enumerate(pairs):
+        train_epoch(model, dense, sparse, split, epoch_pairs, train_cfg, epoch, progress=False)
+    return model
+
+
+def assert_same_model(model, alone):
+    assert torch.equal(model.theta > 0, alone.theta > 0)
+    for name, p in alone.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], p, rtol=1e-4, atol=1e-5, msg=name)
+
+
 @needs_mnist
-def test_a_resting_member_does_not_change(splits):
-    model_cfgs, train_cfgs = members()
-    ensemble = Ensemble(model_cfgs, train_cfgs)
+def test_a_resting_member_does_not_change_and_the_others_of_its_k_step_alone(splits):
+    model_cfgs, train_cfgs = members(ks=(22, 22, 464))  # members 0 and 1: one Deep-R group
+    ensemble, train = Ensemble(model_cfgs, train_cfgs), splits[0]
     before = {name: p.clone() for name, p in ensemble.models[1].state_dict().items()}
-    square_avg = ensemble.dense.square_avg.clone()
-    pairs = [splits[0].pairs(t.seed, t) for t in train_cfgs]
-    stats = ensemble.train_epoch(splits[0], pairs, [True, False, True], 0)
-    assert stats[1] is None and stats[0]["rewired"] >= 0
+    pairs = [[train.pairs(1000 * t.seed + epoch, t) for t in train_cfgs] for epoch in (0, 1)]
+    stats = ensemble.train_epoch(train, pairs[0], [True, False, True], 0)
+    assert stats[1] is None and stats[0]["rewired"] > 0
     assert all(torch.equal(before[name], p) for name, p in ensemble.models[1].state_dict().items())
-    assert not torch.equal(ensemble.dense.square_avg, square_avg)
+    assert_same_model(ensemble.models[0], trained_alone(model_cfgs[0], train_cfgs[0], train, [pairs[0][0]]))
+    ensemble.train_epoch(train, pairs[1], [True, True, True], 1)  # now the group steps as one
+    assert_same_model(ensemble.models[0], trained_alone(model_cfgs[0], train_cfgs[0], train, [p[0] for p in pairs]))
+    assert_same_model(ensemble.models[1], trained_alone(model_cfgs[1], train_cfgs[1], train, [pairs[1][1]]))
 
 
 @pytest.mark.parametrize("change, message", [
