@@ -272,26 +272,23 @@ def run_benchmark(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print, 
     print_("by phase (ms): " + ", ".join(f"{phase} {s * 1e3:.2f}" for phase, s in phases.items()))
     common = conventional_flops_per_pair(model_cfg) / per_pair  # how many times ours the common count is
     figures = timing_figures("alone", seconds, floor, common)
-    if workers > 1:
+    together = {  # at most one of them has more than one model
+        "side": (workers, seconds_side_by_side, f"{workers} models side by side, {threads_per_worker(workers)} "
+                                                f"thread(s) each", "their products"),
+        "ensemble": (ensemble, seconds_as_ensemble, f"{ensemble} models as one ensemble",
+                     f"their products on {ensemble} x {train_cfg.batch_size} pairs at once:")}
+    for name, (count, measure, label, products) in together.items():
+        if count == 1:
+            continue
         print_(f"one model alone: ratio {figures['alone_ratio']:.2f} ({figures['alone_common_ratio']:.2f} by the "
                f"common count)")
-        wall, pairs, throughput = seconds_side_by_side(model_cfg, train_cfg, workers)
+        wall, pairs, throughput = measure(model_cfg, train_cfg, count)
         seconds, floor = wall * n_pairs / pairs, flops / throughput  # per model-epoch of n_pairs pairs
-        print_(f"{workers} models side by side, {threads_per_worker(workers)} thread(s) each: "
-               f"{seconds:.3f} s per model-epoch")
-        print_(f"  ({pairs / wall:,.0f} pairs/s in all; their products {throughput / 1e9:.1f} GFLOP/s, "
+        print_(f"{label}: {seconds:.3f} s per model-epoch, {figures['alone_seconds'] / seconds:.2f} times as fast "
+               f"as one alone")
+        print_(f"  ({pairs / wall:,.0f} pairs/s in all; {products} {throughput / 1e9:.1f} GFLOP/s, "
                f"floor {floor:.3f} s)")
-        figures |= timing_figures("side", seconds, floor, common)
-    if ensemble > 1:
-        print_(f"one model alone: ratio {figures['alone_ratio']:.2f} ({figures['alone_common_ratio']:.2f} by the "
-               f"common count)")
-        wall, pairs, throughput = seconds_as_ensemble(model_cfg, train_cfg, ensemble)
-        seconds, floor = wall * n_pairs / pairs, flops / throughput  # per model-epoch of n_pairs pairs
-        print_(f"{ensemble} models as one ensemble: {seconds:.3f} s per model-epoch, "
-               f"{figures['alone_seconds'] / seconds:.2f} times as fast as one alone")
-        print_(f"  ({pairs / wall:,.0f} pairs/s in all; the products on {ensemble} x {train_cfg.batch_size} pairs at "
-               f"once {throughput / 1e9:.1f} GFLOP/s, floor {floor:.3f} s)")
-        figures |= timing_figures("ensemble", seconds, floor, common)
+        figures |= timing_figures(name, seconds, floor, common)
     last = "side" if workers > 1 else "ensemble" if ensemble > 1 else "alone"  # the group the last lines report
     figures |= {"ratio": figures[f"{last}_ratio"], "common_ratio": figures[f"{last}_common_ratio"]}
     print_(f"common count, 3 x forward over all {model_cfg.n_steps} steps "

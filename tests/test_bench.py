@@ -149,3 +149,15 @@ def test_epoch_timing_reports_every_phase_of_a_step():
                                                  epochs=1)
     assert list(phases) == ["batch", "gradients", "Adadelta", "Deep-R"]
     assert all(s > 0 for s in phases.values()) and seconds > 0 and n_pairs > 1000
+
+
+@needs_mnist
+def test_benchmark_of_an_ensemble_ends_with_its_ratio():
+    lines = []
+    figures = run_benchmark(ModelConfig(n_connections=10), TrainConfig(train_images=3000), print_=lines.append,
+                            ensemble=2)
+    at = next(i for i, line in enumerate(lines) if line.startswith("2 models as one ensemble: "))
+    seconds = float(lines[at].split(": ")[1].split(" s per model-epoch")[0])
+    assert figures["ensemble_seconds"] == pytest.approx(seconds, abs=0.0005)
+    assert figures["ratio"] == figures["ensemble_ratio"] == pytest.approx(seconds / figures["ensemble_floor"], rel=0.01)
+    assert lines[-1] == f"ratio measured / floor: {figures['ratio']:.2f}"
