@@ -33,18 +33,18 @@ from tqdm import tqdm
 
 from modlib.deepr import DeepR
 from modlib.model import ModelConfig, require
+from modlib.train import (TEST_PAIR_SEED, FlatAdadelta, Split, TrainConfig, accuracy, loss_and_gradients,
+                          new_model, reached, trained_parameters)
 
 # `--ensemble auto` on a GPU: enough models to fill one (the paper sweep has 100 per architecture).
-# On the CPU an ensemble is only a little faster than one model at a time, no faster than two
-# worker processes, and its numbers differ from the stored sweeps' in the last bits: 1 there.
+# On the CPU two worker processes are faster per model than an ensemble (`modlib.bench`), and an
+# ensemble's numbers differ from the stored sweeps' in the last bits: 1 there.
 GPU_ENSEMBLE = 128
 
 
 def auto_size(device: str) -> int:
     """How many models `--ensemble auto` trains as one on ``device``."""
     return GPU_ENSEMBLE if str(device).startswith("cuda") else 1
-from modlib.train import (TEST_PAIR_SEED, FlatAdadelta, Split, TrainConfig, accuracy, loss_and_gradients,
-                          new_model, reached, trained_parameters)
 
 
 class Ensemble:
