@@ -42,7 +42,7 @@ def test_the_smoke_preset_as_a_submitit_array_gives_the_local_runners_table(tmp_
     provenance = read_provenance("smoke", tmp_path / "array")
     [run] = provenance["runs"]
     assert provenance["jobs_finished"] == 6 and len(run["worker_seconds"]) == 2  # one per task
-    assert run["executor"]["name"] == "local" and len(run["executor"]["job_ids"]) == 2
+    assert run["executor"]["name"] == "submitit-local" and len(run["executor"]["job_ids"]) == 2
     assert Path(run["executor"]["log_folder"]).is_dir() and run["command"]
 
 
@@ -94,7 +94,7 @@ def test_a_slurm_array_without_sbatch_is_refused_before_anything_is_written(tmp_
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(ValueError, match="sbatch, which is not on this machine's PATH.*login node"):
         run_sweep(TINY, tmp_path, progress=False, executor=ClusterExecutor(cluster="slurm", partition="gpu"))
-    assert not (tmp_path / "tiny" / "jobs").exists()
+    assert not (tmp_path / "tiny").exists()
 
 
 @pytest.mark.parametrize("options, message", [

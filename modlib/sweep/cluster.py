@@ -10,8 +10,9 @@ loses only the job it was in. submitit's own logs (each task's output, errors an
 under ``<results>/<name>/logs/<start time>/``, and ``provenance.json`` records that folder, the array's
 job ids and the command for the run.
 
-Another engine (Ray, Dask, ...) is another class with the same ``run`` method: it runs
-`modlib.sweep.runner.run_task` on groups of job ids somewhere, waits, and says which failed.
+Another engine (Ray, Dask, ...) is another class with the same ``check`` and ``run`` methods:
+it runs `modlib.sweep.runner.run_task` on groups of job ids somewhere, waits, and says which
+failed.
 """
 
 from __future__ import annotations
@@ -84,7 +85,6 @@ class ClusterExecutor:
         (`modlib.sweep.store.merge`). Raises one error naming every failed task and its log."""
         from submitit.core.utils import FailedSubmissionError
 
-        self.check(cfg)
         tasks = [ids[i::self.array_parallelism] for i in range(min(self.array_parallelism, len(ids)))]
         logs = folder / "logs" / run["started"].replace(":", "-")
         results = str(folder.parent)
@@ -94,11 +94,13 @@ class ClusterExecutor:
         except FailedSubmissionError as error:
             raise ValueError(f"sbatch refused the sweep's array ({error}); check --partition and the cluster's "
                              f"limits, then run the same command again") from None
-        record = {"name": self.cluster, "log_folder": str(logs), "job_ids": [job.job_id for job in array],
-                  "tasks": len(tasks)}
+        name = next(flag for flag, cluster in EXECUTORS.items() if cluster == self.cluster)
+        record = {"name": name, "log_folder": str(logs), "job_ids": [job.job_id for job in array], "tasks": len(tasks)}
         merge(folder, cfg, run | {"seconds": None, "executor": record})
-        failed = wait_for(array, tasks, progress, f"sweep {cfg.name} [{self.cluster}]")
-        merge(folder, cfg, run | {"seconds": None})  # the tasks merged; this one sees them all
+        try:
+            failed = wait_for(array, tasks, progress, f"sweep {cfg.name} [{name}]")
+        finally:  # the tasks merged what they finished; this merge sees all of it, also after Ctrl-C
+            merge(folder, cfg, run | {"seconds": None})
         if failed:
             raise RuntimeError(f"{len(failed)} of {len(tasks)} sweep task(s) failed; the jobs finished are kept, and "
                                f"the same command with --resume runs the others again.\n" + "\n".join(failed))

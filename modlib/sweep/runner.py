@@ -54,8 +54,10 @@ def run_sweep(cfg: SweepConfig, results: str | Path = "results", shard: str = "0
     i, n = parse_shard(shard)
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
-    if executor is None:  # a cluster's tasks check the device where they run
+    if executor is None:
         check_device(cfg.device)
+    else:  # a cluster's tasks check the device where they run
+        executor.check(cfg)
     folder = prepared_folder(cfg, results, resume, fresh)
     todo = select_jobs(cfg, (i, n), done=set(stored_rows(folder)["job"]))
     run = {"started": started, "command": " ".join(sys.argv), "git_commit": git_commit()}
