@@ -5,7 +5,7 @@ from modlib.ensemble import Ensemble, train_ensemble
 from modlib.model import ModelConfig
 from modlib.train import Split, TrainConfig, new_model, train_epoch, train_model
 
-from tests.conftest import needs_mnist
+from tests.conftest import DEVICES, needs_mnist
 
 QUICK = dict(epochs=2, train_images=2000, test_images=1000)
 
@@ -20,6 +20,18 @@ def members(bottleneck=None, model=None, ks=(1, 22, 464), **options):
 @pytest.fixture(scope="module")
 def splits():
     return Split.load("train", QUICK["train_images"]), Split.load("test", QUICK["test_images"])
+
+
+@needs_mnist
+@pytest.mark.parametrize("device", DEVICES)
+def test_an_ensemble_on_each_device_gives_each_member_as_trained_alone_there(device):
+    model_cfgs, train_cfgs = members(ks=(22, 22, 464), device=device)
+    splits = Split.load("train", QUICK["train_images"], device), Split.load("test", QUICK["test_images"], device)
+    for (model, record), m, t in zip(train_ensemble(model_cfgs, train_cfgs, progress=False, splits=splits),
+                                     model_cfgs, train_cfgs):
+        alone, alone_record = train_model(m, t, progress=False, splits=splits)
+        assert_same_model(model, alone)
+        assert record["test_accuracy"] == pytest.approx(alone_record["test_accuracy"], abs=2e-3)
 
 
 @needs_mnist
