@@ -310,8 +310,9 @@ def cluster_executor(args):
     from modlib.sweep.cluster import EXECUTORS, ClusterExecutor
 
     if EXECUTORS[args.executor] is None:
-        cluster_only = [flag for flag, value in [("--partition", args.partition), ("--gpus-per-job", args.gpus_per_job),
-                                                 ("--array-parallelism", args.array_parallelism)] if value is not None]
+        cluster_only = [f"--{name.replace('_', '-')}" for name in ("partition", "array_parallelism", "gpus_per_job",
+                                                                   "cpus_per_job", "task_minutes")
+                        if getattr(args, name) is not None]
         if cluster_only:
             raise ValueError(f"{', '.join(cluster_only)} set(s) how a cluster runs the sweep: add --executor slurm "
                              f"(or submitit-local), or leave it out")

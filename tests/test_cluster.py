@@ -114,6 +114,7 @@ def test_gpus_for_a_cpu_sweep_are_refused(tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--partition", "gpu"], "--partition set.*add --executor slurm"),
+    (["--task-minutes", "30", "--cpus-per-job", "4"], "--cpus-per-job, --task-minutes set"),
     (["--executor", "slurm", "--workers", "2"], "--array-parallelism divides them"),
 ])
 def test_cluster_flags_without_a_cluster_are_refused(tmp_path, argv, message, capsys):
