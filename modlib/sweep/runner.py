@@ -120,8 +120,8 @@ def run_task(cfg: SweepConfig, results: str, ids: list[str], run: dict, threads:
     torch.set_num_threads(threads)
     check_device(cfg.device)
     folder = Path(results) / cfg.name
-    done = set(stored_rows(folder)["job"])
-    todo = [job for job in cfg.jobs() if job_id(job) in set(ids) - done]
+    wanted = set(ids) - set(stored_rows(folder)["job"])
+    todo = [job for job in cfg.jobs() if job_id(job) in wanted]
     if todo:
         run_jobs(cfg, folder, todo, run, progress=False)
 
