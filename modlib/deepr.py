@@ -184,7 +184,7 @@ class DeepR:
             return [0] * len(dying)
         return self.activate(died, self.draw(torch.rand, self.flat(self.theta).shape[1:], dying))
 
-    def activate(self, died: torch.Tensor, key: torch.Tensor) -> int:
+    def activate(self, died: torch.Tensor, key: torch.Tensor) -> int | list[int]:
         """`rewire` with the random ``key`` ``[2, N^2]`` drawn: in each direction, the dormant
         entries with the largest keys take the dead connections' slots, in slot order."""
         need = died.sum(dim=-1)
