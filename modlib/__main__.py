@@ -367,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", default="local", choices=list(EXECUTORS),
                    help="who runs the jobs: local (this machine's processes, --workers), slurm (a SLURM job array "
                         "through submitit, from the cluster's login node), submitit-local (the same array as "
-                        "processes here)")
+                        "processes here), submitit-debug (its tasks one by one in this process, pdb on a failure)")
     p.add_argument("--ensemble", type=ensemble_size, metavar="M|auto",
                    help="train up to M models of one architecture at a time as one computation (default 1); auto: "
                         "as many as fill a GPU on cuda, 1 on the CPU")
