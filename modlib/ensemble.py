@@ -32,7 +32,7 @@ from torch import nn
 from tqdm import tqdm
 
 from modlib.deepr import DeepR
-from modlib.model import ModelConfig, require
+from modlib.model import ModelConfig, ModularRNN, require
 from modlib.train import (TEST_PAIR_SEED, FlatAdadelta, Split, TrainConfig, accuracy, loss_and_gradients,
                           new_model, reached, trained_parameters)
 
@@ -58,10 +58,7 @@ class Ensemble:
         self.model_cfgs, self.train_cfgs = list(model_cfgs), list(train_cfgs)
         self.models = [model for model, _, _ in members]
         self.sparse = [sparse for _, _, sparse in members]
-        self.stacked = copy.deepcopy(self.models[0])  # the architecture; its tensors are replaced below
-        for name, _ in self.models[0].named_parameters():
-            setattr(self.stacked, name, nn.Parameter(torch.stack([getattr(m, name).detach() for m in self.models])))
-        self.stacked.sign = torch.stack([m.sign for m in self.models])
+        self.stacked = stacked_model(self.models)
         trained = {id(p) for p in trained_parameters(self.models[0], train_cfgs[0])}
         self.names = [name for name, p in self.models[0].module_parameters().items() if id(p) in trained]
         cfg = train_cfgs[0]
@@ -166,6 +163,17 @@ class Ensemble:
         n = lengths.clamp(min=1)
         return [{"loss": float(total_loss[i] / n[i]), "train_accuracy": float(correct[i] / n[i]),
                  "rewired": rewired[i]} if on else None for i, on in enumerate(training)]
+
+
+def stacked_model(models: list[ModularRNN]) -> ModularRNN:
+    """One `ModularRNN` of ``models``' architecture whose every parameter, and the signs, are theirs
+    stacked along a leading axis (copies): what `modlib.train.loss_and_gradients` trains and
+    `modlib.metrics.weight_mask_metric` masks as many models at once."""
+    stacked = copy.deepcopy(models[0])
+    for name, _ in models[0].named_parameters():
+        setattr(stacked, name, nn.Parameter(torch.stack([getattr(m, name).detach() for m in models])))
+    stacked.sign = torch.stack([m.sign for m in models])
+    return stacked
 
 
 def same_k(model_cfgs: list[ModelConfig]) -> list[range]:

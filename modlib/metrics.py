@@ -112,29 +112,43 @@ def scored_parameters(model: ModularRNN, interconnections: bool = False) -> list
     return names + ["theta"] * interconnections
 
 
-def global_top_mask(scores: dict[str, torch.Tensor], q: float, eligible: dict | None = None) -> dict[str, torch.Tensor]:
+def global_top_mask(scores: dict[str, torch.Tensor], q: float, eligible: dict | None = None,
+                    stacked: bool = False) -> dict[str, torch.Tensor]:
     """Keep the top fraction ``q`` of all scores together (by magnitude). ``eligible`` (name to
     a boolean tensor) limits a tensor to the entries that exist as weights (the active
-    interconnections): only they count towards q and only they can be kept."""
+    interconnections): only they count towards q and only they can be kept. ``stacked``: the
+    scores of several models, stacked along a leading axis (`modlib.ensemble`), each masked alone."""
     eligible = eligible or {}
     magnitude = {name: s.detach().abs().masked_fill(~eligible[name], -1) if name in eligible else s.detach().abs()
                  for name, s in scores.items()}
-    flat = torch.cat([m.flatten() for m in magnitude.values()])
-    n_keep = max(1, round(q * sum(int(eligible[n].sum()) if n in eligible else s.numel() for n, s in scores.items())))
-    threshold = flat.kthvalue(flat.numel() - n_keep + 1).values
-    return {name: m >= threshold for name, m in magnitude.items()}
+    lead = int(stacked)
+    flat = torch.cat([m.flatten(lead) for m in magnitude.values()], dim=-1)
+    counts = sum(eligible[n].flatten(lead).sum(-1) if n in eligible else s[0].numel() if stacked else s.numel()
+                 for n, s in scores.items())
+    if not stacked:
+        n_keep = max(1, round(q * int(counts)))
+        threshold = flat.kthvalue(flat.numel() - n_keep + 1).values
+        return {name: m >= threshold for name, m in magnitude.items()}
+    n_keep = [max(1, round(q * int(c))) for c in torch.as_tensor(counts).expand(len(flat)).tolist()]
+    if len(set(n_keep)) == 1:  # one k for all models: one call
+        threshold = flat.kthvalue(flat.shape[1] - n_keep[0] + 1, dim=-1).values
+    else:
+        threshold = torch.stack([row.kthvalue(len(row) - n + 1).values for row, n in zip(flat, n_keep)])
+    return {name: m >= threshold.view(-1, *[1] * (m.dim() - 1)) for name, m in magnitude.items()}
 
 
-def kept_per_module(masks: dict[str, torch.Tensor]) -> torch.Tensor:
-    """How many weights each module keeps ``[2]``: an interconnection counts for the module it
-    feeds (``theta[d]`` runs from module d to module 1 - d)."""
-    return torch.stack([sum(m[n if name != "theta" else 1 - n].sum() for name, m in masks.items())
-                        for n in (0, 1)]).double()
+def kept_per_module(masks: dict[str, torch.Tensor], stacked: bool = False) -> torch.Tensor:
+    """How many weights each module keeps ``[2]`` (``[models, 2]`` for ``stacked`` masks): an
+    interconnection counts for the module it feeds (``theta[d]`` runs from module d to module 1 - d)."""
+    lead = int(stacked)
+    return torch.stack([sum(m.select(lead, n if name != "theta" else 1 - n).flatten(lead).sum(-1)
+                            for name, m in masks.items()) for n in (0, 1)], dim=-1).double()
 
 
-def masked_forward(model: ModularRNN, scores: dict, q: float, x: torch.Tensor):
-    """Forward pass with the top-q weights only; straight-through gradient to the scores."""
-    masks = global_top_mask(scores, q, active_interconnections(model, scores))
+def masked_forward(model: ModularRNN, scores: dict, q: float, x: torch.Tensor, stacked: bool = False):
+    """Forward pass with the top-q weights only; straight-through gradient to the scores.
+    ``stacked``: a model of stacked models and their scores (`global_top_mask`)."""
+    masks = global_top_mask(scores, q, active_interconnections(model, scores), stacked)
     params = {name: p.detach() for name, p in model.named_parameters()}
     for name, s in scores.items():
         soft = s.abs()
@@ -149,33 +163,47 @@ def active_interconnections(model: ModularRNN, scores: dict) -> dict[str, torch.
 
 def train_mask(model: ModularRNN, data: MetricData, k: int, q: float = 0.05, epochs: int = 1,
                lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4,
-               batch_size: int = 128, seed: int = 0, score_init: float = INIT_BOUND,
+               batch_size: int = 128, seed: int | list[int] = 0, score_init: float = INIT_BOUND,
                interconnections: bool = False, progress: bool = True):
     """Edge-popup supermask (Ramanujan et al. 2020) for sub-task k on a frozen model, scores
     starting from U(-``score_init``, ``score_init``); ``interconnections`` scores the active
     interconnections too (`scored_parameters`). Returns the final masks and their test
-    accuracy on sub-task k (decision rule applied)."""
-    g = torch.Generator().manual_seed(seed * 2 + k)
+    accuracy on sub-task k (decision rule applied). With a list of seeds, ``model`` holds that
+    many models stacked (`modlib.ensemble.stacked_model`), each masked as it would be alone
+    with its own seed: the masks then have a leading axis of models, and the accuracies are a
+    tensor."""
+    stacked = isinstance(seed, list)
+    generators = [torch.Generator().manual_seed(s * 2 + k) for s in (seed if stacked else [seed])]
     params = dict(model.named_parameters())
-    scores = {name: torch.empty(params[name].shape).uniform_(-score_init, score_init, generator=g)
+
+    def drawn(draw):  # each model's draw from its own generator, stacked for stacked models
+        draws = [draw(g) for g in generators]
+        return torch.stack(draws) if stacked else draws[0]
+
+    scores = {name: drawn(lambda g: torch.empty(params[name].shape[stacked:]).uniform_(-score_init, score_init,
+                                                                                         generator=g))
               .to(params[name].device).requires_grad_() for name in scored_parameters(model, interconnections)}
     opt = torch.optim.SGD(scores.values(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     i0, i1 = data.train_pairs
     for epoch in range(epochs):
-        order = torch.randperm(len(i0), generator=g).to(i0.device)
-        starts = range(0, len(order), batch_size)
+        order = drawn(lambda g: torch.randperm(len(i0), generator=g)).to(i0.device)
+        starts = range(0, order.shape[-1], batch_size)
         for start in tqdm(starts, desc=f"mask for digit {k}", leave=False, disable=not progress):
-            idx = order[start:start + batch_size]
-            x, d0, d1 = data.train.batch(i0[idx], i1[idx])
-            loss = F.cross_entropy(masked_forward(model, scores, q, x).decided, (d0, d1)[k])
+            idx = order[..., start:start + batch_size]
+            x, d0, d1 = data.train.batch(i0[idx].flatten(), i1[idx].flatten())
+            decided = masked_forward(model, scores, q, x.view(*idx.shape, 2, -1), stacked).decided
+            loss = F.cross_entropy(decided.flatten(0, -2), (d0, d1)[k], reduction="none").view(idx.shape).mean(-1)
             opt.zero_grad()
-            loss.backward()
+            loss.sum().backward()  # the models' scores are apart: each gets its own mean's gradient
             opt.step()
-    masks = global_top_mask(scores, q, active_interconnections(model, scores))
+    masks = global_top_mask(scores, q, active_interconnections(model, scores), stacked)
     with torch.no_grad():
         x, d0, d1 = data.test.batch(*data.test_pairs)
-        accuracy = float((masked_forward(model, scores, q, x).decided.argmax(1) == (d0, d1)[k]).double().mean())
-    return masks, accuracy
+        if stacked:
+            x = x.expand(len(generators), *x.shape)
+        correct = masked_forward(model, scores, q, x, stacked).decided.argmax(-1) == (d0, d1)[k]
+        accuracy = correct.double().mean(-1)
+    return masks, (accuracy if stacked else float(accuracy))
 
 
 MASK_REPEAT_SEED = 1000  # repeat r of a mask trains from seed + 1000 r: repeat 0 is the single mask's
@@ -204,24 +232,30 @@ def check_mask_options(q: float = 0.05, repeats: int = 1, epochs: int = 1, score
 
 
 def weight_mask_metric(model: ModularRNN, data: MetricData, q: float = 0.05, repeats: int = 1, epochs: int = 1,
-                       score_init: float = INIT_BOUND, interconnections: bool = False, seed: int = 0,
-                       progress: bool = True) -> dict:
+                       score_init: float = INIT_BOUND, interconnections: bool = False, seed: int | list[int] = 0,
+                       progress: bool = True) -> dict | list[dict]:
     """``M[n, k]``: the fraction of the weights kept by the mask for digit k that lie in
     module n. Also returns each mask's test accuracy on its sub-task. ``repeats`` > 1 trains
     that many masks per sub-task from different random scores and averages their fractions
     and accuracies (the authors' code used several; the paper does not say). ``epochs``,
     ``score_init`` and ``interconnections`` are `train_mask`'s (the paper gives one epoch and
-    leaves the other two open)."""
+    leaves the other two open). With a list of seeds, ``model`` holds that many models stacked
+    (`train_mask`), and the result is each model's, in a list."""
     check_mask_options(q, repeats, epochs, score_init, interconnections)
-    table, accuracies = np.zeros((2, 2)), np.zeros(2)
+    stacked = isinstance(seed, list)
+    models = len(seed) if stacked else 1
+    table, accuracies = np.zeros((models, 2, 2)), np.zeros((models, 2))
     for k in (0, 1):
         for r in range(repeats):
-            masks, acc = train_mask(model, data, k, q=q, epochs=epochs, seed=seed + MASK_REPEAT_SEED * r,
-                                    score_init=score_init, interconnections=interconnections, progress=progress)
-            kept = kept_per_module(masks)
-            table[:, k] += (kept / kept.sum()).cpu().numpy() / repeats
-            accuracies[k] += acc / repeats
-    return {"M": table, "specialization": specialization(table), "mask_accuracy": accuracies.tolist()}
+            seeds = [s + MASK_REPEAT_SEED * r for s in seed] if stacked else seed + MASK_REPEAT_SEED * r
+            masks, acc = train_mask(model, data, k, q=q, epochs=epochs, seed=seeds, score_init=score_init,
+                                    interconnections=interconnections, progress=progress)
+            kept = kept_per_module(masks, stacked).view(models, 2)
+            table[:, :, k] += (kept / kept.sum(-1, keepdim=True)).cpu().numpy() / repeats
+            accuracies[:, k] += (acc.cpu().numpy() if stacked else acc) / repeats
+    results = [{"M": m, "specialization": specialization(m), "mask_accuracy": a.tolist()}
+               for m, a in zip(table, accuracies)]
+    return results if stacked else results[0]
 
 
 # --- Correlation metric and CKA --------------------------------------------------------

@@ -201,3 +201,20 @@ def test_the_same_weights_give_the_same_metrics_on_the_gpu_and_the_cpu(bottlenec
     for name in applicable_metrics(model):
         cpu, gpu = (METRIC_FUNCTIONS[name](copy.deepcopy(model).to(d), data[d], progress=False)["M"] for d in data)
         assert np.allclose(cpu, gpu, rtol=0, atol=2e-3), name  # a few of ~1,600 test pairs at most (0 on an H100)
+
+
+@needs_mnist
+@pytest.mark.parametrize("options", [{}, {"interconnections": True}])  # with it, each model keeps its own count
+def test_weight_masks_of_stacked_models_are_each_model_s_own(options):
+    from modlib.ensemble import stacked_model
+    from modlib.model import ModelConfig
+    from modlib.train import train_model
+
+    data = MetricData.load(TrainConfig(train_images=1000, test_images=1000))
+    models = [train_model(ModelConfig(n_connections=k), TrainConfig(seed=seed, epochs=1, train_images=1000),
+                          progress=False, splits=(data.train, data.test))[0] for k, seed in [(1, 0), (22, 1), (464, 2)]]
+    together = weight_mask_metric(stacked_model(models), data, seed=[0, 1, 2], progress=False, **options)
+    for model, seed, result in zip(models, (0, 1, 2), together):
+        alone = weight_mask_metric(model, data, seed=seed, progress=False, **options)
+        np.testing.assert_allclose(result["M"], alone["M"], atol=1e-3)  # a weight or two at the margin, at most
+        np.testing.assert_allclose(result["mask_accuracy"], alone["mask_accuracy"], atol=2e-3)

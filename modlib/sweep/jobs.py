@@ -7,7 +7,7 @@ import time
 import pandas as pd
 
 from modlib.crossing import CROSSING, crossing_metric
-from modlib.ensemble import train_ensemble
+from modlib.ensemble import stacked_model, train_ensemble
 from modlib.metrics import METRIC_FUNCTIONS, MetricData, applicable_metrics, weight_mask_metric
 from modlib.structure import model_q
 from modlib.sweep.config import SweepConfig, job_id
@@ -30,20 +30,29 @@ def run_job(cfg: SweepConfig, job, data: MetricData) -> pd.DataFrame:
 
 def run_ensemble(cfg: SweepConfig, jobs: list, data: MetricData) -> list[pd.DataFrame]:
     """Train the models of ``jobs`` (one architecture) as one ensemble (`modlib.ensemble`), then
-    measure each; returns each job's rows. A job's seconds are its share of the training and its
-    own measuring."""
+    measure each; returns each job's rows. The weight masks of all of them train at once too,
+    each as it would alone (`modlib.metrics.weight_mask_metric` on the stacked models). A job's
+    seconds are its share of the training and of the masks, and its own other measuring."""
     start = time.perf_counter()
     trained = train_ensemble([cfg.model_config(k, architecture) for architecture, k, _ in jobs],
                              [cfg.train_config(seed) for _, _, seed in jobs], progress=False,
                              splits=(data.train, data.test))
+    models = [model for model, _ in trained]
+    masks = [{}] * len(jobs)
+    if "weight_mask" in cfg.metrics and "weight_mask" in applicable_metrics(models[0]):
+        masks = [{"weight_mask": result} for result in
+                 weight_mask_metric(stacked_model(models), data, seed=[seed for _, _, seed in jobs], progress=False,
+                                    **cfg.metric_options("weight_mask"))]
     share = (time.perf_counter() - start) / len(jobs)
-    return [measured_rows(cfg, job, model, record, data, time.perf_counter() - share)
-            for job, (model, record) in zip(jobs, trained)]
+    return [measured_rows(cfg, job, model, record, data, time.perf_counter() - share, measured)
+            for job, (model, record), measured in zip(jobs, trained, masks)]
 
 
-def measured_rows(cfg: SweepConfig, job, model, record: dict, data: MetricData, start: float) -> pd.DataFrame:
+def measured_rows(cfg: SweepConfig, job, model, record: dict, data: MetricData, start: float,
+                  measured: dict | None = None) -> pd.DataFrame:
     """A trained model's rows: its accuracy and learning curves, and what ``cfg`` measures;
-    ``start`` is when its job started (`time.perf_counter`)."""
+    ``start`` is when its job started (`time.perf_counter`); ``measured``: metrics' results
+    already computed, by name."""
     architecture, k, seed = job
     base = dict(architecture=architecture, n_hidden=cfg.n_hidden, k=k, p=k / cfg.n_hidden ** 2,
                 q=model_q(model), seed=seed)
@@ -53,7 +62,8 @@ def measured_rows(cfg: SweepConfig, job, model, record: dict, data: MetricData, 
     for name in applicable_metrics(model):
         if name not in cfg.metrics:
             continue
-        result = METRIC_FUNCTIONS[name](model, data, seed=seed, progress=False, **cfg.metric_options(name))
+        result = (measured or {}).get(name) or METRIC_FUNCTIONS[name](model, data, seed=seed, progress=False,
+                                                                       **cfg.metric_options(name))
         rows += [dict(base, metric=name, module=n, subtask=t, value=float(result["M"][n, t]))
                  for n in (0, 1) for t in (0, 1)]
         rows += [dict(base, metric="mask_accuracy", subtask=t, value=a)
