@@ -21,6 +21,7 @@ from modlib.train import TEST_PAIR_SEED, Split, TrainConfig, outputs_in_batches
 
 MEASURES = ("bottleneck", "weight_mask", "correlation")  # the paper's three measures of specialization
 METRICS = (*MEASURES, "cka")  # and CKA, from its appendix
+STACKED_METRICS = ("bottleneck", "weight_mask")  # their functions also measure stacked models, given a list of seeds
 
 
 def specialization(table) -> np.ndarray:
@@ -52,10 +53,11 @@ class MetricData:
 
 
 def states(model: ModularRNN, split: Split, pairs):
-    """Last hidden states ``[P, 2, N]``, bottleneck states (or None) and digits ``[P, 2]``."""
+    """Last hidden states ``[P, 2, N]``, bottleneck states (or None) and digits ``[P, 2]`` (stacked
+    models: the states with a leading axis of models)."""
     outputs = [out for out, _, _ in outputs_in_batches(model, split, pairs)]
-    hidden = torch.cat([out.hidden for out in outputs])
-    bottleneck = torch.cat([out.bottleneck for out in outputs]) if model.config.bottleneck else None
+    hidden = torch.cat([out.hidden for out in outputs], dim=-3)
+    bottleneck = torch.cat([out.bottleneck for out in outputs], dim=-3) if model.config.bottleneck else None
     i0, i1 = pairs
     return hidden, bottleneck, torch.stack([split.labels[i0], split.labels[i1]], dim=1)
 
@@ -63,42 +65,58 @@ def states(model: ModularRNN, split: Split, pairs):
 # --- Bottleneck metric -----------------------------------------------------------------
 
 def bottleneck_metric(model: ModularRNN, data: MetricData, epochs: int = 5, lr: float = 0.5,
-                      batch_size: int = 128, seed: int = 0, progress: bool = True) -> dict:
+                      batch_size: int = 128, seed: int | list[int] = 0, progress: bool = True) -> dict | list[dict]:
     """Retrain fresh bottleneck->readout weights of module n to report digit k (Adadelta,
     lr 0.5, 5 epochs), everything else frozen; ``M[n, k]`` is the test accuracy.
 
     The frozen bottleneck states are computed once, and the four (n, k) readouts train
     together as one batched linear layer: they share no parameters, so this is the same
-    as training them one by one. The training pairs are reshuffled every epoch.
+    as training them one by one. The training pairs are reshuffled every epoch. With a list
+    of seeds, ``model`` holds that many models stacked (`modlib.ensemble.stacked_model`), each
+    measured as it would be alone with its own seed, and the result is each one's, in a list.
     """
     if not model.config.bottleneck:
         raise ValueError("the bottleneck metric needs a model with a bottleneck (bottleneck=5)")
     _, b_train, d_train = states(model, data.train, data.train_pairs)
     _, b_test, d_test = states(model, data.test, data.test_pairs)
-    g = torch.Generator().manual_seed(seed)
+    drawn = per_seed(seed)
     width, classes = model.config.bottleneck, model.config.n_classes
-    w = torch.empty(2, 2, classes, width).uniform_(-INIT_BOUND, INIT_BOUND, generator=g).to(b_train.device)
-    b = torch.empty(2, 2, classes).uniform_(-INIT_BOUND, INIT_BOUND, generator=g).to(b_train.device)
-    w.requires_grad_(), b.requires_grad_()
+    w = drawn(lambda g: torch.empty(2, 2, classes, width).uniform_(-INIT_BOUND, INIT_BOUND, generator=g))
+    b = drawn(lambda g: torch.empty(2, 2, classes).uniform_(-INIT_BOUND, INIT_BOUND, generator=g))
+    w, b = w.to(b_train.device).requires_grad_(), b.to(b_train.device).requires_grad_()
     opt = torch.optim.Adadelta([w, b], lr=lr, rho=0.9)
 
     def logits(states_):  # [P, module n, sub-task k, classes]
-        return torch.einsum("pni,nkoi->pnko", states_, w) + b
+        return torch.einsum("...pni,...nkoi->...pnko", states_, w) + b.unsqueeze(-4)
 
     for _ in tqdm(range(epochs), desc="bottleneck readouts", leave=False, disable=not progress):
-        order = torch.randperm(len(b_train), generator=g).to(b_train.device)
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            out = logits(b_train[idx])
-            target = d_train[idx].unsqueeze(1).expand(-1, 2, -1)  # digit k for every module n
+        order = drawn(lambda g: torch.randperm(b_train.shape[-3], generator=g)).to(b_train.device)
+        for start in range(0, order.shape[-1], batch_size):
+            idx = order[..., start:start + batch_size]
+            out = logits(b_train.take_along_dim(idx[..., None, None], dim=-3))
+            target = d_train[idx].unsqueeze(-2).expand(*idx.shape, 2, 2)  # digit k for every module n
             loss = F.cross_entropy(out.reshape(-1, classes), target.reshape(-1), reduction="none")
             opt.zero_grad()
-            (loss.view(-1, 4).mean(0).sum()).backward()
+            (loss.view(*idx.shape, 4).mean(-2).sum()).backward()
             opt.step()
     with torch.no_grad():
-        correct = logits(b_test).argmax(-1) == d_test.unsqueeze(1)
-    table = correct.double().mean(0).cpu().numpy()
-    return {"M": table, "specialization": specialization(table)}
+        correct = logits(b_test).argmax(-1) == d_test.unsqueeze(-2)
+    tables = correct.double().mean(-3).cpu().numpy()
+    results = [{"M": table, "specialization": specialization(table)} for table in tables.reshape(-1, 2, 2)]
+    return results if isinstance(seed, list) else results[0]
+
+
+def per_seed(seed: int | list[int]):
+    """``drawn(draw)``: ``draw(generator)`` from a generator seeded with ``seed``, or, for a list of
+    seeds (stacked models), from one generator per seed, stacked; each generator draws in turn
+    what it would draw alone."""
+    generators = [torch.Generator().manual_seed(s) for s in (seed if isinstance(seed, list) else [seed])]
+
+    def drawn(draw):
+        draws = [draw(g) for g in generators]
+        return torch.stack(draws) if isinstance(seed, list) else draws[0]
+
+    return drawn
 
 
 # --- Weight-mask metric ----------------------------------------------------------------
@@ -173,13 +191,8 @@ def train_mask(model: ModularRNN, data: MetricData, k: int, q: float = 0.05, epo
     with its own seed: the masks then have a leading axis of models, and the accuracies are a
     tensor."""
     stacked = isinstance(seed, list)
-    generators = [torch.Generator().manual_seed(s * 2 + k) for s in (seed if stacked else [seed])]
+    drawn = per_seed([s * 2 + k for s in seed] if stacked else seed * 2 + k)
     params = dict(model.named_parameters())
-
-    def drawn(draw):  # each model's draw from its own generator, stacked for stacked models
-        draws = [draw(g) for g in generators]
-        return torch.stack(draws) if stacked else draws[0]
-
     scores = {name: drawn(lambda g: torch.empty(params[name].shape[stacked:]).uniform_(-score_init, score_init,
                                                                                          generator=g))
               .to(params[name].device).requires_grad_() for name in scored_parameters(model, interconnections)}
@@ -200,7 +213,7 @@ def train_mask(model: ModularRNN, data: MetricData, k: int, q: float = 0.05, epo
     with torch.no_grad():
         x, d0, d1 = data.test.batch(*data.test_pairs)
         if stacked:
-            x = x.expand(len(generators), *x.shape)
+            x = x.expand(len(seed), *x.shape)
         correct = masked_forward(model, scores, q, x, stacked).decided.argmax(-1) == (d0, d1)[k]
         accuracy = correct.double().mean(-1)
     return masks, (accuracy if stacked else float(accuracy))

@@ -144,11 +144,12 @@ class Split:
 
 @torch.no_grad()
 def outputs_in_batches(model: ModularRNN, split: Split, pairs, batch_size: int = 4096):
-    """Evaluate ``model`` on all ``pairs`` in large batches: yields ``(output, d0, d1)``."""
+    """Evaluate ``model`` on all ``pairs`` in large batches: yields ``(output, d0, d1)``. Stacked
+    models (`modlib.ensemble.stacked_model`) all see the same pairs."""
     i0, i1 = pairs
     for start in range(0, len(i0), batch_size):
         x, d0, d1 = split.batch(i0[start:start + batch_size], i1[start:start + batch_size])
-        yield model(x), d0, d1
+        yield model(x.expand(*model.theta.shape[:-3], *x.shape)), d0, d1
 
 
 def accuracy(model: ModularRNN, split: Split, pairs, cfg: TrainConfig = TrainConfig()) -> float:

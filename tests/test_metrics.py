@@ -218,3 +218,19 @@ def test_weight_masks_of_stacked_models_are_each_model_s_own(options):
         alone = weight_mask_metric(model, data, seed=seed, progress=False, **options)
         np.testing.assert_allclose(result["M"], alone["M"], atol=1e-3)  # a weight or two at the margin, at most
         np.testing.assert_allclose(result["mask_accuracy"], alone["mask_accuracy"], atol=2e-3)
+
+
+@needs_mnist
+def test_bottleneck_readouts_of_stacked_models_are_each_model_s_own():
+    from modlib.ensemble import stacked_model
+    from modlib.model import ModelConfig
+    from modlib.train import train_model
+
+    data = MetricData.load(TrainConfig(train_images=1000, test_images=1000))
+    models = [train_model(ModelConfig(n_connections=k, bottleneck=5), TrainConfig(seed=seed, epochs=1,
+                                                                                  train_images=1000),
+                          progress=False, splits=(data.train, data.test))[0] for k, seed in [(1, 0), (22, 1), (464, 2)]]
+    together = bottleneck_metric(stacked_model(models), data, seed=[0, 1, 2], epochs=2, progress=False)
+    for model, seed, result in zip(models, (0, 1, 2), together):
+        np.testing.assert_allclose(result["M"], bottleneck_metric(model, data, seed=seed, epochs=2,
+                                                                  progress=False)["M"], atol=2e-3)

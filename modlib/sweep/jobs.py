@@ -8,7 +8,7 @@ import pandas as pd
 
 from modlib.crossing import CROSSING, crossing_metric
 from modlib.ensemble import stacked_model, train_ensemble
-from modlib.metrics import METRIC_FUNCTIONS, MetricData, applicable_metrics, weight_mask_metric
+from modlib.metrics import METRIC_FUNCTIONS, STACKED_METRICS, MetricData, applicable_metrics, weight_mask_metric
 from modlib.structure import model_q
 from modlib.sweep.config import SweepConfig, job_id
 from modlib.train import new_model, train_model
@@ -30,22 +30,21 @@ def run_job(cfg: SweepConfig, job, data: MetricData) -> pd.DataFrame:
 
 def run_ensemble(cfg: SweepConfig, jobs: list, data: MetricData) -> list[pd.DataFrame]:
     """Train the models of ``jobs`` (one architecture) as one ensemble (`modlib.ensemble`), then
-    measure each; returns each job's rows. The weight masks of all of them train at once too,
-    each as it would alone (`modlib.metrics.weight_mask_metric` on the stacked models). A job's
-    seconds are its share of the training and of the masks, and its own other measuring."""
+    measure each; returns each job's rows. The metrics that can (`modlib.metrics.STACKED_METRICS`:
+    the weight masks, the bottleneck readouts) measure all of them at once too, each as it would
+    be alone. A job's seconds are its share of the training and of those, and its own other measuring."""
     start = time.perf_counter()
     trained = train_ensemble([cfg.model_config(k, architecture) for architecture, k, _ in jobs],
                              [cfg.train_config(seed) for _, _, seed in jobs], progress=False,
                              splits=(data.train, data.test))
-    models = [model for model, _ in trained]
-    masks = [{}] * len(jobs)
-    if "weight_mask" in cfg.metrics and "weight_mask" in applicable_metrics(models[0]):
-        masks = [{"weight_mask": result} for result in
-                 weight_mask_metric(stacked_model(models), data, seed=[seed for _, _, seed in jobs], progress=False,
-                                    **cfg.metric_options("weight_mask"))]
+    models, seeds = [model for model, _ in trained], [seed for _, _, seed in jobs]
+    together = {name: METRIC_FUNCTIONS[name](stacked_model(models), data, seed=seeds, progress=False,
+                                             **cfg.metric_options(name))
+                for name in STACKED_METRICS if name in cfg.metrics and name in applicable_metrics(models[0])}
     share = (time.perf_counter() - start) / len(jobs)
-    return [measured_rows(cfg, job, model, record, data, time.perf_counter() - share, measured)
-            for job, (model, record), measured in zip(jobs, trained, masks)]
+    return [measured_rows(cfg, job, model, record, data, time.perf_counter() - share,
+                          {name: results[i] for name, results in together.items()})
+            for i, (job, (model, record)) in enumerate(zip(jobs, trained))]
 
 
 def measured_rows(cfg: SweepConfig, job, model, record: dict, data: MetricData, start: float,
