@@ -148,7 +148,7 @@ def global_top_mask(scores: dict[str, torch.Tensor], q: float, eligible: dict | 
         threshold = flat.kthvalue(flat.numel() - n_keep + 1).values
         return {name: m >= threshold for name, m in magnitude.items()}
     n_keep = [max(1, round(q * int(c))) for c in torch.as_tensor(counts).expand(len(flat)).tolist()]
-    if len(set(n_keep)) == 1:  # one k for all models: one call
+    if len(set(n_keep)) == 1:  # one call: the counts differ only where the interconnections are scored
         threshold = flat.kthvalue(flat.shape[1] - n_keep[0] + 1, dim=-1).values
     else:
         threshold = torch.stack([row.kthvalue(len(row) - n + 1).values for row, n in zip(flat, n_keep)])
