@@ -55,7 +55,7 @@ class Ensemble:
     def __init__(self, model_cfgs: list[ModelConfig], train_cfgs: list[TrainConfig]):
         check_members(model_cfgs, train_cfgs)
         members = [new_model(m, t) for m, t in zip(model_cfgs, train_cfgs)]
-        self.model_cfgs, self.train_cfgs = list(model_cfgs), list(train_cfgs)
+        self.train_cfgs = list(train_cfgs)
         self.models = [model for model, _, _ in members]
         self.sparse = [sparse for _, _, sparse in members]
         self.stacked = stacked_model(self.models)
