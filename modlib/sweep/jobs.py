@@ -38,9 +38,10 @@ def run_ensemble(cfg: SweepConfig, jobs: list, data: MetricData) -> list[pd.Data
                              [cfg.train_config(seed) for _, _, seed in jobs], progress=False,
                              splits=(data.train, data.test))
     models, seeds = [model for model, _ in trained], [seed for _, _, seed in jobs]
-    together = {name: METRIC_FUNCTIONS[name](stacked_model(models), data, seed=seeds, progress=False,
-                                             **cfg.metric_options(name))
-                for name in STACKED_METRICS if name in cfg.metrics and name in applicable_metrics(models[0])}
+    names = [name for name in STACKED_METRICS if name in cfg.metrics and name in applicable_metrics(models[0])]
+    stacked = stacked_model(models) if names else None  # one copy of the stack for every such metric
+    together = {name: METRIC_FUNCTIONS[name](stacked, data, seed=seeds, progress=False, **cfg.metric_options(name))
+                for name in names}
     share = (time.perf_counter() - start) / len(jobs)
     return [measured_rows(cfg, job, model, record, data, time.perf_counter() - share,
                           {name: results[i] for name, results in together.items()})
