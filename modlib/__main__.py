@@ -31,16 +31,18 @@ TRAIN_SETTINGS = {"seed": "seed", "epochs": "epochs", "batch_size": "batch_size"
                   "modulus": "modulus", "exclude": "exclude", "exclusion": "exclusion", "balance": "balance",
                   "deepr_lr_range": "deepr_lr",
                   "train_readout": "train_readout", "stop_accuracy": "stop_accuracy", "train_images": "train_images",
-                  "test_images": "test_images", "device": "device", "engine": "engine", "rewire": "rewire"}
+                  "test_images": "test_images", "device": "device", "engine": "engine", "rewire": "rewire",
+                  "optimizer": "optimizer", "lr": "lr", "lr_decay": "lr_decay", "normalize": "normalize",
+                  "fixed_pairs": "fixed_pairs", "keep": "keep", "stop_min_epochs": "stop_min_epochs"}
 MASK_SETTINGS = {"mask_fraction": "mask_fraction", "mask_repeats": "mask_repeats",  # as MASK_OPTIONS in metrics
                  "mask_epochs": "mask_epochs", "mask_score_init": "mask_score_init",
-                 "mask_interconnections": "mask_interconnections"}
+                 "mask_interconnections": "mask_interconnections", "mask_selection": "mask_selection"}
 # A sweep sets k and the architectures (with or without the bottleneck) itself, and numbers its seeds.
 SWEEP_SETTINGS = {**{field: arg for field, arg in {**MODEL_SETTINGS, **TRAIN_SETTINGS}.items()
                      if field not in ("n_connections", "bottleneck", "seed")},
                   "name": "name", "levels": "levels", "k_values": "connections", "seeds": "seeds",
                   "architectures": "architectures", "metrics": "metrics", "random_masks": "random_masks",
-                  "ensemble": "ensemble", **MASK_SETTINGS}
+                  "ensemble": "ensemble", "grid": "grid", **MASK_SETTINGS}
 
 
 def given(args, settings: dict) -> dict:
@@ -79,8 +81,8 @@ def metric_config(args, record: dict):
     model is measured on the pairs it learned, as in a sweep."""
     from modlib.train import TrainConfig
 
-    trained = {key: record["train"][key] for key in ("modulus", "exclude", "exclusion", "balance", "train_images",
-                                                             "test_images")
+    trained = {key: record["train"][key] for key in ("modulus", "exclude", "exclusion", "balance", "normalize",
+                                                             "train_images", "test_images")
                if key in record.get("train", {})}
     settings = {key: TRAIN_SETTINGS[key] for key in ("device", "train_images", "test_images")}
     return TrainConfig(**{**trained, **given(args, settings)})
@@ -224,6 +226,8 @@ def comma_separated(kind):
 
 def add_mask_arguments(p):
     """The weight mask's settings, shared by sweep and metrics; one not given keeps the default."""
+    from modlib.metrics import MASK_SELECTIONS
+
     p.add_argument("--mask-fraction", type=float,
                    help="weight mask: fraction q of the scored weights each mask keeps (the paper's 0.05)")
     p.add_argument("--mask-repeats", type=int,
@@ -235,6 +239,9 @@ def add_mask_arguments(p):
     p.add_argument("--mask-interconnections", action=argparse.BooleanOptionalAction,
                    help="weight mask: score the active interconnections too, each counted in its receiving "
                         "module (default: no, as in the authors' code)")
+    p.add_argument("--mask-selection", choices=MASK_SELECTIONS,
+                   help="weight mask: keep the top q by the score's magnitude (edge-popup's, default) or by the "
+                        "signed score, whose gradient then has no sign factor (signed: the authors' code)")
 
 
 def add_setting_arguments(p):
@@ -243,6 +250,7 @@ def add_setting_arguments(p):
     from modlib.model import DECISIONS, INITS, MESSAGES
     from modlib.native import ENGINES
     from modlib.task import EXCLUSIONS, RULES
+    from modlib.train import KEEPS, OPTIMIZERS
 
     p.add_argument("--hidden", type=int, help="units per module N (default 100)")
     p.add_argument("--epochs", type=int, help="training epochs (default: the paper's 5, or 7 with a bottleneck)")
@@ -272,6 +280,22 @@ def add_setting_arguments(p):
     p.add_argument("--stop-accuracy", type=float, metavar="ACC",
                    help="stop once an epoch (from the second on) reaches this test accuracy (default: never; "
                         "the authors' code: 0.9)")
+    p.add_argument("--stop-min-epochs", type=int, metavar="E",
+                   help="early stopping is judged from epoch E on (default 2; the authors' main script: 3)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS,
+                   help="optimiser of the dense weights: adadelta (the paper's, default) or adam (the authors' code)")
+    p.add_argument("--lr", type=float, help="its learning rate (default: 0.5 for adadelta, 1e-3 for adam)")
+    p.add_argument("--lr-decay", type=float, metavar="G",
+                   help="multiply that rate by G after every epoch (default 1, constant; the authors' code: 0.9)")
+    p.add_argument("--normalize", action=argparse.BooleanOptionalAction,
+                   help="standardise pixels with MNIST's mean and std, 0.1307 and 0.3081 (default: no, pixels in "
+                        "[0, 1]; the authors' code: yes)")
+    p.add_argument("--fixed-pairs", action=argparse.BooleanOptionalAction,
+                   help="draw the training pairs once, so each image keeps its partner (default: no, new pairs every "
+                        "epoch; the authors' code: yes)")
+    p.add_argument("--keep", choices=KEEPS,
+                   help="which weights training ends with: last (default) or best-loss, the epoch with the lowest "
+                        "test loss (the authors' code)")
     p.add_argument("--rewire", action=argparse.BooleanOptionalAction,
                    help="Deep-R replaces a connection whose theta falls through zero (default: yes, the paper's); "
                         "--no-rewire is a control: the k connections drawn at the start are kept, and one that "
@@ -351,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from modlib.metrics import METRICS
     from modlib.sweep import MEASUREMENTS, PRESETS
+    from modlib.sweep.config import GRIDS
     from modlib.sweep.cluster import EXECUTORS
 
     p = sub.add_parser("sweep", help="train and measure every (level, seed, architecture)")
@@ -377,6 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpus-per-job", type=int, help="CPU cores (and torch threads) per array task (default 1)")
     p.add_argument("--task-minutes", type=int, help="time limit of each array task (default 240)")
     p.add_argument("--levels", type=int, help="number of interconnection levels, geometric in k from 1 to N^2")
+    p.add_argument("--grid", choices=GRIDS,
+                   help="where the levels lie: paper, round(geomspace(1, N^2)) (default); authors, the code's "
+                        "geomspace(1/N^2, 0.999).round(4) times N^2, truncated")
     p.add_argument("--connections", "-k", type=comma_separated(int), metavar="K1,K2,...",
                    help="the interconnection counts k to train, instead of --levels")
     p.add_argument("--seeds", type=int, help="seeds per level")

@@ -119,7 +119,7 @@ def seconds_per_epoch(model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: in
     """Best wall time of a full training epoch (after a warm-up epoch), its pair count, and,
     from one more epoch timed phase by phase, the mean seconds per step of each phase."""
     model, dense, sparse = new_model(model_cfg, train_cfg)
-    split = Split.load("train", train_cfg.train_images, train_cfg.device)
+    split = Split.for_config("train", train_cfg)
     timed = []  # (seconds, pairs) per epoch
     for epoch in range(epochs + 2):
         pairs = split.pairs(epoch, train_cfg)
@@ -141,7 +141,7 @@ def seconds_as_ensemble(model_cfg: ModelConfig, train_cfg: TrainConfig, members:
 
     cfgs = worker_configs(train_cfg, members)
     ensemble = Ensemble([model_cfg] * members, cfgs)
-    split = Split.load("train", train_cfg.train_images, train_cfg.device)
+    split = Split.for_config("train", train_cfg)
     seconds, n_pairs = 0.0, 0
     for epoch in range(epochs + 1):
         pairs = [split.pairs(1000 * cfg.seed + epoch, cfg) for cfg in cfgs]
@@ -221,7 +221,7 @@ def timed_epochs(model_cfg: ModelConfig, train_cfg: TrainConfig, start, epochs: 
     throughput, ``epochs`` more epochs, and the throughput again. Returns the epochs' seconds and
     pairs, and the mean throughput."""
     model, dense, sparse = new_model(model_cfg, train_cfg)
-    split = Split.load("train", train_cfg.train_images, train_cfg.device)
+    split = Split.for_config("train", train_cfg)
     pairs = [split.pairs(epoch, train_cfg) for epoch in range(epochs + 1)]
     train_epoch(model, dense, sparse, split, pairs[0], train_cfg, 0, progress=False)
 

@@ -33,8 +33,8 @@ from tqdm import tqdm
 
 from modlib.deepr import DeepR
 from modlib.model import ModelConfig, ModularRNN, require
-from modlib.train import (TEST_PAIR_SEED, FlatAdadelta, Split, TrainConfig, accuracy, loss_and_gradients,
-                          new_model, reached, trained_parameters)
+from modlib.train import (TEST_PAIR_SEED, FlatAdadelta, Split, TrainConfig, epoch_pairs, evaluate, loss_and_gradients,
+                          new_model, reached, trained_parameters, training_record)
 
 # `--ensemble auto` on a GPU: enough models to fill one (the paper sweep has 100 per architecture).
 # On the CPU two worker processes are faster per model than an ensemble (`modlib.bench`), and an
@@ -62,7 +62,7 @@ class Ensemble:
         trained = {id(p) for p in trained_parameters(self.models[0], train_cfgs[0])}
         self.names = [name for name, p in self.models[0].module_parameters().items() if id(p) in trained]
         cfg = train_cfgs[0]
-        self.dense = FlatAdadelta([getattr(self.stacked, name) for name in self.names], lr=cfg.lr, rho=cfg.rho)
+        self.dense = FlatAdadelta([getattr(self.stacked, name) for name in self.names], lr=cfg.dense_lr, rho=cfg.rho)
         self.stacked.theta.grad = torch.zeros_like(self.stacked.theta)
         for i, (model, sparse) in enumerate(zip(self.models, self.sparse)):
             for name, p in model.named_parameters():  # each member's weights are now views of the stack
@@ -205,7 +205,15 @@ def check_members(model_cfgs: list[ModelConfig], train_cfgs: list[TrainConfig]) 
                         + "; ".join(sorted(str(asdict(h)) for h in how))),
         (train_cfgs[0].engine == "torch", f"an ensemble trains with the torch engine's step, not "
                                           f"{train_cfgs[0].engine!r}: use engine torch, or one model at a time"),
+        (ensemble_trains(train_cfgs[0]), "an ensemble trains with Adadelta at a constant rate and keeps the last "
+                                         "epoch: train models with optimizer adam, lr_decay < 1 or keep best-loss "
+                                         "one at a time (--ensemble 1)"),
     ])
+
+
+def ensemble_trains(cfg: TrainConfig) -> bool:
+    """Whether an ensemble can train models configured so (its step is Adadelta's, at one rate)."""
+    return cfg.optimizer == "adadelta" and cfg.lr_decay == 1 and cfg.keep == "last"
 
 
 def train_ensemble(model_cfgs: list[ModelConfig], train_cfgs: list[TrainConfig], progress: bool = True,
@@ -214,25 +222,25 @@ def train_ensemble(model_cfgs: list[ModelConfig], train_cfgs: list[TrainConfig],
     `modlib.train.train_model` does; each record's ``seconds`` is the ensemble's time shared out
     equally, and ``ensemble`` says how many members it had."""
     ensemble = Ensemble(model_cfgs, train_cfgs)
-    cfg, device = train_cfgs[0], train_cfgs[0].device
-    train, test = splits or (Split.load("train", cfg.train_images, device), Split.load("test", cfg.test_images, device))
+    cfg = train_cfgs[0]
+    train, test = splits or (Split.for_config("train", cfg), Split.for_config("test", cfg))
     test_pairs = test.pairs(TEST_PAIR_SEED, cfg)  # the same for every member: it depends on the task only
     histories = [[] for _ in ensemble.models]
     start = time.perf_counter()
     epochs = tqdm(range(cfg.n_epochs(model_cfgs[0])), desc=f"ensemble of {len(ensemble)}", disable=not progress)
     for epoch in epochs:
-        training = [not reached(c.stop_accuracy, h) for c, h in zip(train_cfgs, histories)]
+        training = [not reached(c, h) for c, h in zip(train_cfgs, histories)]
         if not any(training):
             break
         t0 = time.perf_counter()
-        pairs = [train.pairs(1000 * c.seed + epoch, c) for c in train_cfgs]
+        pairs = [epoch_pairs(train, c, epoch) for c in train_cfgs]
         stats = ensemble.train_epoch(train, pairs, training, epoch, progress)
         seconds = (time.perf_counter() - t0) / sum(training)
         for model, c, history, member in zip(ensemble.models, train_cfgs, histories, stats):
             if member is not None:
-                history.append(member | {"seconds": seconds, "test_accuracy": accuracy(model, test, test_pairs, c)})
+                history.append(member | {"seconds": seconds} | evaluate(model, test, test_pairs, c))
     seconds = (time.perf_counter() - start) / len(ensemble)
-    return [(model, {"model": m.to_dict(), "train": asdict(c), "history": history,
-                     "test_accuracy": history[-1]["test_accuracy"] if history else accuracy(model, test, test_pairs, c),
-                     "seconds": seconds, "threads": torch.get_num_threads(), "ensemble": len(ensemble)})
+    return [(model, training_record(m, c, history, len(history),
+                                    history[-1] if history else evaluate(model, test, test_pairs, c), seconds)
+             | {"ensemble": len(ensemble)})
             for model, m, c, history in zip(ensemble.models, model_cfgs, train_cfgs, histories)]

@@ -47,8 +47,7 @@ class MetricData:
 
     @classmethod
     def load(cls, cfg: TrainConfig = TrainConfig(), seed: int = 0) -> "MetricData":
-        train = Split.load("train", cfg.train_images, cfg.device)
-        test = Split.load("test", cfg.test_images, cfg.device)
+        train, test = Split.for_config("train", cfg), Split.for_config("test", cfg)
         return cls(train, train.pairs(10_000 + seed, cfg), test, test.pairs(TEST_PAIR_SEED, cfg))
 
 
@@ -130,15 +129,23 @@ def scored_parameters(model: ModularRNN, interconnections: bool = False) -> list
     return names + ["theta"] * interconnections
 
 
+def score_value(score: torch.Tensor, selection: str = "magnitude") -> torch.Tensor:
+    """What a mask ranks a weight by, and what its straight-through gradient flows through: the
+    score's magnitude (edge-popup's, default), or the score itself (``"signed"``, the authors'
+    code: no sign factor in the gradient)."""
+    return score.abs() if selection == "magnitude" else score
+
+
 def global_top_mask(scores: dict[str, torch.Tensor], q: float, eligible: dict | None = None,
-                    stacked: bool = False) -> dict[str, torch.Tensor]:
-    """Keep the top fraction ``q`` of all scores together (by magnitude). ``eligible`` (name to
+                    stacked: bool = False, selection: str = "magnitude") -> dict[str, torch.Tensor]:
+    """Keep the top fraction ``q`` of all scores together (by `score_value`). ``eligible`` (name to
     a boolean tensor) limits a tensor to the entries that exist as weights (the active
     interconnections): only they count towards q and only they can be kept. ``stacked``: the
     scores of several models, stacked along a leading axis (`modlib.ensemble`), each masked alone."""
     eligible = eligible or {}
-    magnitude = {name: s.detach().abs().masked_fill(~eligible[name], -1) if name in eligible else s.detach().abs()
-                 for name, s in scores.items()}
+    value = {name: score_value(s.detach(), selection) for name, s in scores.items()}
+    magnitude = {name: v.masked_fill(~eligible[name], -torch.inf) if name in eligible else v
+                 for name, v in value.items()}
     lead = int(stacked)
     flat = torch.cat([m.flatten(lead) for m in magnitude.values()], dim=-1)
     counts = sum(eligible[n].flatten(lead).sum(-1) if n in eligible else s[0].numel() if stacked else s.numel()
@@ -163,13 +170,14 @@ def kept_per_module(masks: dict[str, torch.Tensor], stacked: bool = False) -> to
                             for name, m in masks.items()) for n in (0, 1)], dim=-1).double()
 
 
-def masked_forward(model: ModularRNN, scores: dict, q: float, x: torch.Tensor, stacked: bool = False):
+def masked_forward(model: ModularRNN, scores: dict, q: float, x: torch.Tensor, stacked: bool = False,
+                   selection: str = "magnitude"):
     """Forward pass with the top-q weights only; straight-through gradient to the scores.
     ``stacked``: a model of stacked models and their scores (`global_top_mask`)."""
-    masks = global_top_mask(scores, q, active_interconnections(model, scores), stacked)
+    masks = global_top_mask(scores, q, active_interconnections(model, scores), stacked, selection)
     params = {name: p.detach() for name, p in model.named_parameters()}
     for name, s in scores.items():
-        soft = s.abs()
+        soft = score_value(s, selection)
         params[name] = params[name] * (masks[name] + soft - soft.detach())
     return functional_call(model, {**params, "sign": model.sign}, (x,))
 
@@ -182,10 +190,10 @@ def active_interconnections(model: ModularRNN, scores: dict) -> dict[str, torch.
 def train_mask(model: ModularRNN, data: MetricData, k: int, q: float = 0.05, epochs: int = 1,
                lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4,
                batch_size: int = 128, seed: int | list[int] = 0, score_init: float = INIT_BOUND,
-               interconnections: bool = False, progress: bool = True):
+               interconnections: bool = False, selection: str = "magnitude", progress: bool = True):
     """Edge-popup supermask (Ramanujan et al. 2020) for sub-task k on a frozen model, scores
     starting from U(-``score_init``, ``score_init``); ``interconnections`` scores the active
-    interconnections too (`scored_parameters`). Returns the final masks and their test
+    interconnections too (`scored_parameters`); ``selection``: `score_value`. Returns the final masks and their test
     accuracy on sub-task k (decision rule applied). With a list of seeds, ``model`` holds that
     many models stacked (`modlib.ensemble.stacked_model`), each masked as it would be alone
     with its own seed: the masks then have a leading axis of models, and the accuracies are a
@@ -204,17 +212,17 @@ def train_mask(model: ModularRNN, data: MetricData, k: int, q: float = 0.05, epo
         for start in tqdm(starts, desc=f"mask for digit {k}", leave=False, disable=not progress):
             idx = order[..., start:start + batch_size]
             x, d0, d1 = data.train.batch(i0[idx].flatten(), i1[idx].flatten())
-            decided = masked_forward(model, scores, q, x.view(*idx.shape, 2, -1), stacked).decided
+            decided = masked_forward(model, scores, q, x.view(*idx.shape, 2, -1), stacked, selection).decided
             loss = F.cross_entropy(decided.flatten(0, -2), (d0, d1)[k], reduction="none").view(idx.shape).mean(-1)
             opt.zero_grad()
             loss.sum().backward()  # the models' scores are apart: each gets its own mean's gradient
             opt.step()
-    masks = global_top_mask(scores, q, active_interconnections(model, scores), stacked)
+    masks = global_top_mask(scores, q, active_interconnections(model, scores), stacked, selection)
     with torch.no_grad():
         x, d0, d1 = data.test.batch(*data.test_pairs)
         if stacked:
             x = x.expand(len(seed), *x.shape)
-        correct = masked_forward(model, scores, q, x, stacked).decided.argmax(-1) == (d0, d1)[k]
+        correct = masked_forward(model, scores, q, x, stacked, selection).decided.argmax(-1) == (d0, d1)[k]
         accuracy = correct.double().mean(-1)
     return masks, (accuracy if stacked else float(accuracy))
 
@@ -222,7 +230,9 @@ def train_mask(model: ModularRNN, data: MetricData, k: int, q: float = 0.05, epo
 MASK_REPEAT_SEED = 1000  # repeat r of a mask trains from seed + 1000 r: repeat 0 is the single mask's
 # Settings of a sweep (and of the metrics command) that reach weight_mask_metric, and its argument for each.
 MASK_OPTIONS = {"mask_fraction": "q", "mask_repeats": "repeats", "mask_epochs": "epochs",
-                "mask_score_init": "score_init", "mask_interconnections": "interconnections"}
+                "mask_score_init": "score_init", "mask_interconnections": "interconnections",
+                "mask_selection": "selection"}
+MASK_SELECTIONS = ("magnitude", "signed")
 
 
 def metric_options(metric: str, settings: dict) -> dict:
@@ -234,9 +244,12 @@ def metric_options(metric: str, settings: dict) -> dict:
 
 
 def check_mask_options(q: float = 0.05, repeats: int = 1, epochs: int = 1, score_init: float = INIT_BOUND,
-                       interconnections: bool = False) -> None:
-    """Refuse a mask that keeps no weight or all of them, no mask at all, no training, or
-    scores that all start at zero."""
+                       interconnections: bool = False, selection: str = "magnitude") -> None:
+    """Refuse a mask that keeps no weight or all of them, no mask at all, no training, scores
+    that all start at zero, or an unknown way of ranking scores."""
+    if selection not in MASK_SELECTIONS:
+        raise ValueError(f"the weight mask ranks scores by one of {MASK_SELECTIONS} (--mask-selection), "
+                         f"got {selection!r}")
     if not 0 < q < 1 or repeats < 1 or epochs < 1 or not score_init > 0:
         raise ValueError(f"the weight mask needs 0 < q < 1 (--mask-fraction; the paper's 0.05), repeats >= 1 "
                          f"(--mask-repeats), epochs >= 1 (--mask-epochs) and a score bound > 0 "
@@ -245,16 +258,16 @@ def check_mask_options(q: float = 0.05, repeats: int = 1, epochs: int = 1, score
 
 
 def weight_mask_metric(model: ModularRNN, data: MetricData, q: float = 0.05, repeats: int = 1, epochs: int = 1,
-                       score_init: float = INIT_BOUND, interconnections: bool = False, seed: int | list[int] = 0,
-                       progress: bool = True) -> dict | list[dict]:
+                       score_init: float = INIT_BOUND, interconnections: bool = False, selection: str = "magnitude",
+                       seed: int | list[int] = 0, progress: bool = True) -> dict | list[dict]:
     """``M[n, k]``: the fraction of the weights kept by the mask for digit k that lie in
     module n. Also returns each mask's test accuracy on its sub-task. ``repeats`` > 1 trains
     that many masks per sub-task from different random scores and averages their fractions
     and accuracies (the authors' code used several; the paper does not say). ``epochs``,
-    ``score_init`` and ``interconnections`` are `train_mask`'s (the paper gives one epoch and
-    leaves the other two open). With a list of seeds, ``model`` holds that many models stacked
+    ``score_init``, ``interconnections`` and ``selection`` are `train_mask`'s (the paper gives one
+    epoch and leaves the others open). With a list of seeds, ``model`` holds that many models stacked
     (`train_mask`), and the result is each model's, in a list."""
-    check_mask_options(q, repeats, epochs, score_init, interconnections)
+    check_mask_options(q, repeats, epochs, score_init, interconnections, selection)
     stacked = isinstance(seed, list)
     models = len(seed) if stacked else 1
     table, accuracies = np.zeros((models, 2, 2)), np.zeros((models, 2))
@@ -262,7 +275,7 @@ def weight_mask_metric(model: ModularRNN, data: MetricData, q: float = 0.05, rep
         for r in range(repeats):
             seeds = [s + MASK_REPEAT_SEED * r for s in seed] if stacked else seed + MASK_REPEAT_SEED * r
             masks, acc = train_mask(model, data, k, q=q, epochs=epochs, seed=seeds, score_init=score_init,
-                                    interconnections=interconnections, progress=progress)
+                                    interconnections=interconnections, selection=selection, progress=progress)
             kept = kept_per_module(masks, stacked).view(models, 2)
             table[:, :, k] += (kept / kept.sum(-1, keepdim=True)).cpu().numpy() / repeats
             accuracies[:, k] += (acc.cpu().numpy() if stacked else acc) / repeats

@@ -3,14 +3,15 @@ for the interconnections, cross-entropy on the decided output.
 
 The loss is taken on the output of the module that decides (the paper does not say; the
 authors' code does this), so only the deciding module's readout gets a gradient for each
-sample. Batches are 128 pairs: in 5 epochs they reach a higher accuracy than the
-authors' usual 256, for about 20% more time per epoch. Each epoch draws fresh
+sample. Batches are 128 pairs: in 5 epochs they reach a higher accuracy than the 256 of
+the authors' earlier configs, for about 20% more time per epoch. Each epoch draws fresh
 pairs (seed ``1000 * seed + epoch``); test pairs are drawn once from the MNIST test split
 with a fixed seed, so every model is scored on the same pairs.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -28,6 +29,11 @@ from modlib.model import (ModelConfig, ModularRNN, grad_buffer, linear, per_modu
 from modlib.task import EXCLUSIONS, RULES, check_modulus, make_pairs, parity_target
 
 TEST_PAIR_SEED = 2021
+OPTIMIZERS = ("adadelta", "adam")
+DEFAULT_LR = {"adadelta": 0.5, "adam": 1e-3}  # the paper's Adadelta; the authors' code's Adam
+KEEPS = ("last", "best-loss")
+EVALUATED = ("test_accuracy", "test_loss", "decision_share", "decision_share_by_answer", "readout_norm")  # evaluate's
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # the authors' normalisation (normalize=True)
 
 
 @dataclass(frozen=True)
@@ -49,12 +55,22 @@ class TrainConfig:
     ``paper-native`` are ``"torch"``'s. ``rewire=False`` is a control, not the paper's method:
     Deep-R keeps the k connections it starts with, and one whose theta falls through zero
     changes sign instead of being replaced (`modlib.deepr`; that step is Python on either
-    engine)."""
+    engine).
+
+    The authors' main script differs from the text in more of training, each a switch here
+    (default: the text's). ``optimizer="adam"`` trains the dense weights with Adam instead of
+    Adadelta; ``lr`` is the dense optimiser's rate (``None``: 0.5 for Adadelta, the paper's;
+    1e-3 for Adam, the code's), multiplied by ``lr_decay`` after every epoch (the code's 0.9).
+    ``normalize`` standardises the pixels with MNIST's mean and std (0.1307, 0.3081).
+    ``fixed_pairs`` draws the training pairs once, so each image keeps its partner for the
+    whole training (in a new order every epoch). ``keep="best-loss"`` keeps, at the end, the
+    weights of the epoch with the lowest test loss instead of the last. Early stopping is
+    judged from epoch ``stop_min_epochs`` on (2: the second; the code's is the third)."""
 
     seed: int = 0
     epochs: int | None = None
     batch_size: int = 128
-    lr: float = 0.5
+    lr: float | None = None
     rho: float = 0.9
     deepr_lr_range: tuple[float, float] = (0.1, 0.01)
     train_readout: bool = True
@@ -70,15 +86,29 @@ class TrainConfig:
     device: str = "cpu"
     engine: str = "torch"
     rewire: bool = True
+    optimizer: str = "adadelta"
+    lr_decay: float = 1.0
+    normalize: bool = False
+    fixed_pairs: bool = False
+    keep: str = "last"
+    stop_min_epochs: int = 2
 
     def __post_init__(self):
         require_whole_numbers(self)
         native.check_engine(self.engine, device=self.device)
         lr_range = self.deepr_lr_range
+        require([(self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")])
         require([
             (self.epochs is None or self.epochs >= 0, f"epochs must be >= 0 (or None: the paper's), got {self.epochs}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (self.lr > 0 and 0 <= self.rho < 1, f"Adadelta needs lr > 0 and 0 <= rho < 1, got {self.lr}, {self.rho}"),
+            (self.dense_lr > 0 and 0 <= self.rho < 1, f"the dense optimiser needs lr > 0 and Adadelta's "
+                                                       f"0 <= rho < 1, got {self.lr}, {self.rho}"),
+            (0 < self.lr_decay <= 1, f"lr_decay must be in (0, 1] (1: a constant rate; the authors' 0.9), "
+                                     f"got {self.lr_decay}"),
+            (self.keep in KEEPS, f"keep must be one of {KEEPS}, got {self.keep!r}"),
+            (self.stop_min_epochs >= 1, f"stop_min_epochs must be >= 1, got {self.stop_min_epochs}"),
+            (self.engine == "torch" or self.optimizer == "adadelta",
+             f"engine {self.engine!r} steps Adadelta only: use engine torch for optimizer {self.optimizer!r}"),
             (len(lr_range) == 2 and all(v > 0 for v in lr_range),
              f"deepr_lr_range must be two positive learning rates (sparsest, densest), e.g. (0.1, 0.01); "
              f"got {tuple(lr_range)}"),
@@ -90,6 +120,11 @@ class TrainConfig:
              f"train_images and test_images must be >= 1 (or None: all), got {self.train_images}, {self.test_images}"),
         ])
         check_modulus(self.modulus)
+
+    @property
+    def dense_lr(self) -> float:
+        """The dense optimiser's rate at the first epoch: ``lr``, or the optimiser's default."""
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
 
     def n_epochs(self, model: ModelConfig) -> int:
         return self.epochs if self.epochs is not None else (7 if model.bottleneck else 5)
@@ -119,11 +154,19 @@ class Split:
     labels: torch.Tensor
 
     @classmethod
-    def load(cls, name: str, n: int | None = None, device: str = "cpu") -> "Split":
+    def load(cls, name: str, n: int | None = None, device: str = "cpu", normalize: bool = False) -> "Split":
+        """The first ``n`` images of split ``name``; ``normalize``: standardised with MNIST's
+        mean and std, as the authors' code did, instead of in [0, 1]."""
         check_device(device)
         images, labels = load_mnist(name)
         images, labels = images[:n], labels[:n]
-        return cls(images.reshape(len(images), -1).to(device, torch.float32) / 255, labels.to(device))
+        x = images.reshape(len(images), -1).to(device, torch.float32) / 255
+        return cls((x - MNIST_MEAN) / MNIST_STD if normalize else x, labels.to(device))
+
+    @classmethod
+    def for_config(cls, name: str, cfg: "TrainConfig") -> "Split":
+        """Split ``name`` as ``cfg`` trains on it: its image count, device and normalisation."""
+        return cls.load(name, cfg.test_images if name == "test" else cfg.train_images, cfg.device, cfg.normalize)
 
     def pairs(self, seed: int, cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
         i0, i1 = make_pairs(self.labels.cpu(), seed, exclude=cfg.exclude, balance=cfg.balance, modulus=cfg.modulus,
@@ -154,9 +197,31 @@ def outputs_in_batches(model: ModularRNN, split: Split, pairs, batch_size: int =
 
 def accuracy(model: ModularRNN, split: Split, pairs, cfg: TrainConfig = TrainConfig()) -> float:
     """Fraction of pairs whose decided output is the task's target (``cfg``'s rule and modulus)."""
-    correct = sum(int((out.decided.argmax(1) == cfg.target(d0, d1)).sum())
-                  for out, d0, d1 in outputs_in_batches(model, split, pairs))
-    return correct / len(pairs[0])
+    return evaluate(model, split, pairs, cfg)["test_accuracy"]
+
+
+@torch.no_grad()
+def evaluate(model: ModularRNN, split: Split, pairs, cfg: TrainConfig = TrainConfig()) -> dict:
+    """What training records of a model after each epoch, on ``pairs``: accuracy on the task,
+    mean cross-entropy of the decided output (the loss that ``keep="best-loss"`` minimises), the
+    share of the pairs each module decides (``decision_share[n]``), and the same among the pairs
+    whose answer is digit t (``decision_share_by_answer[n][t]``: the competitive decision lets a
+    module answer for the other's digit), and each module's last readout layer's weight norm."""
+    correct, loss, decider, answer = 0, 0.0, [], []
+    for out, d0, d1 in outputs_in_batches(model, split, pairs):
+        target = cfg.target(d0, d1)
+        correct += int((out.decided.argmax(1) == target).sum())
+        loss += float(F.cross_entropy(out.decided, target, reduction="sum"))
+        decider.append(out.decider)
+        answer.append((target != d0).long())  # 0 where the answer is digit 0 (both, if d0 = d1)
+    decider, answer, n = torch.cat(decider), torch.cat(answer), len(pairs[0])
+    by_answer = [[float((decider[answer == t] == m).double().mean()) if bool((answer == t).any()) else float("nan")
+                  for t in (0, 1)] for m in (0, 1)]
+    weight = model.readout_layers()[-1][0]
+    return {"test_accuracy": correct / n, "test_loss": loss / n,
+            "decision_share": [float((decider == m).double().mean()) for m in (0, 1)],
+            "decision_share_by_answer": by_answer,
+            "readout_norm": weight.flatten(-2).norm(dim=-1).tolist()}
 
 
 class FlatAdadelta:
@@ -194,6 +259,29 @@ class FlatAdadelta:
         self.flat.add_(delta, alpha=-self.lr)
 
 
+class FlatAdam(FlatAdadelta):
+    """Adam (Kingma & Ba 2015) with PyTorch's defaults (betas 0.9, 0.999, eps 1e-8; the same
+    arithmetic as ``torch.optim.Adam``), on the same flat buffer: the authors' code trains the
+    dense weights so (``optimizer="adam"``)."""
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        super().__init__(params, lr=lr, eps=eps)
+        self.betas, self.steps = betas, 0
+        self.exp_avg, self.exp_avg_sq = self.square_avg, self.acc_delta  # Adadelta's buffers, renamed
+
+    @torch.no_grad()
+    def step(self) -> None:
+        (b1, b2), g = self.betas, self.grad
+        self.steps += 1
+        self.exp_avg.lerp_(g, 1 - b1)
+        self.exp_avg_sq.mul_(b2).addcmul_(g, g, value=1 - b2)
+        denom = (self.exp_avg_sq.sqrt() / (1 - b2 ** self.steps) ** 0.5).add_(self.eps)
+        self.flat.addcdiv_(self.exp_avg, denom, value=-self.lr / (1 - b1 ** self.steps))
+
+
+DENSE_OPTIMIZERS = {"adadelta": FlatAdadelta, "adam": FlatAdam}
+
+
 def trained_parameters(model: ModularRNN, cfg: TrainConfig) -> list[torch.Tensor]:
     """The dense parameters Adadelta trains: every per-module one, less the last readout layer
     (into the classes) when ``cfg.train_readout`` is off."""
@@ -206,13 +294,20 @@ def new_model(model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[ModularRNN, Fla
     native.check_engine(cfg.engine, model_cfg.message, cfg.device)
     torch.manual_seed(cfg.seed)
     model = ModularRNN.from_config(model_cfg, seed=cfg.seed).to(cfg.device)
-    dense = FlatAdadelta(trained_parameters(model, cfg), lr=cfg.lr, rho=cfg.rho)
+    dense = dense_optimizer(trained_parameters(model, cfg), cfg)
     lr = deepr_lr(model_cfg.p, model_cfg.n_hidden, *cfg.deepr_lr_range)
     g = torch.Generator(device=model.theta.device).manual_seed(cfg.seed + 7919)
     deepr = native.NativeDeepR if cfg.engine == "native" else DeepR
     sparse = deepr(model.theta, model_cfg.n_connections, DeepRConfig(lr=lr, walk=cfg.walk, rewire=cfg.rewire),
                    generator=g, sign=model.sign)
     return model, dense, sparse
+
+
+def dense_optimizer(params, cfg: TrainConfig) -> FlatAdadelta:
+    """``cfg``'s optimiser of the dense weights, at its first epoch's rate."""
+    if cfg.optimizer == "adam":
+        return FlatAdam(params, lr=cfg.dense_lr)
+    return FlatAdadelta(params, lr=cfg.dense_lr, rho=cfg.rho)
 
 
 def loss_and_gradients(model: ModularRNN, x: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None):
@@ -332,10 +427,23 @@ def train_epoch(model, dense, sparse, split: Split, pairs, cfg: TrainConfig, epo
     return {"loss": float(total_loss) / n, "train_accuracy": correct / n, "rewired": rewired}
 
 
-def reached(stop_accuracy: float | None, history: list[dict]) -> bool:
-    """Whether early stopping ends training here: from the second epoch on, once the test
-    accuracy is at least ``stop_accuracy`` (the authors' rule)."""
-    return stop_accuracy is not None and len(history) >= 2 and history[-1]["test_accuracy"] >= stop_accuracy
+def reached(cfg: TrainConfig, history: list[dict]) -> bool:
+    """Whether early stopping ends training here: from epoch ``cfg.stop_min_epochs`` on, once the
+    test accuracy is at least ``cfg.stop_accuracy`` (the authors' rule)."""
+    return (cfg.stop_accuracy is not None and len(history) >= cfg.stop_min_epochs
+            and history[-1]["test_accuracy"] >= cfg.stop_accuracy)
+
+
+def epoch_pairs(split: Split, cfg: TrainConfig, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training pairs of ``epoch``: drawn anew every epoch (seed ``1000 * seed + epoch``), or,
+    with ``cfg.fixed_pairs``, the first epoch's pairs again, in that epoch's random order."""
+    if not cfg.fixed_pairs:
+        return split.pairs(1000 * cfg.seed + epoch, cfg)
+    i0, i1 = split.pairs(1000 * cfg.seed, cfg)
+    if epoch == 0:
+        return i0, i1
+    order = torch.randperm(len(i0), generator=torch.Generator().manual_seed(1000 * cfg.seed + epoch)).to(i0.device)
+    return i0[order], i1[order]
 
 
 def train_model(model_cfg: ModelConfig, cfg: TrainConfig, progress: bool = True, on_step=None,
@@ -345,32 +453,45 @@ def train_model(model_cfg: ModelConfig, cfg: TrainConfig, progress: bool = True,
     (one thread and two round some small products differently: appendix "Computational reproducibility").
     ``splits``: the (train, test) splits already loaded for ``cfg``, to save reading MNIST again."""
     model, dense, sparse = new_model(model_cfg, cfg)
-    train, test = splits or (Split.load("train", cfg.train_images, cfg.device),
-                             Split.load("test", cfg.test_images, cfg.device))
+    train, test = splits or (Split.for_config("train", cfg), Split.for_config("test", cfg))
     test_pairs = test.pairs(TEST_PAIR_SEED, cfg)
-    history = []
+    history, best = [], None
     start = time.perf_counter()
     epochs = tqdm(range(cfg.n_epochs(model_cfg)), desc=f"k={model_cfg.n_connections} seed={cfg.seed}",
                   disable=not progress)
     for epoch in epochs:
         t0 = time.perf_counter()
-        stats = train_epoch(model, dense, sparse, train, train.pairs(1000 * cfg.seed + epoch, cfg),
-                            cfg, epoch, on_step, progress)
+        dense.lr = cfg.dense_lr * cfg.lr_decay ** epoch
+        stats = train_epoch(model, dense, sparse, train, epoch_pairs(train, cfg, epoch), cfg, epoch, on_step, progress)
         stats["seconds"] = time.perf_counter() - t0
-        stats["test_accuracy"] = accuracy(model, test, test_pairs, cfg)
+        stats |= evaluate(model, test, test_pairs, cfg)
         history.append(stats)
         epochs.set_postfix(loss=f"{stats['loss']:.3f}", test=f"{stats['test_accuracy']:.3f}")
-        if reached(cfg.stop_accuracy, history):
+        if cfg.keep == "best-loss" and (best is None or stats["test_loss"] < history[best - 1]["test_loss"]):
+            best, kept = epoch + 1, copy.deepcopy(model.state_dict())
+        if reached(cfg, history):
             break
-    record = {
+    if best is not None:
+        model.load_state_dict(kept)
+    kept_epoch = best or len(history)
+    final = history[kept_epoch - 1] if history else evaluate(model, test, test_pairs, cfg)
+    return model, training_record(model_cfg, cfg, history, kept_epoch, final, time.perf_counter() - start)
+
+
+def training_record(model_cfg: ModelConfig, cfg: TrainConfig, history: list[dict], kept_epoch: int,
+                    final: dict, seconds: float) -> dict:
+    """What `train_model` returns beside the model: both configs, each epoch's figures, the epoch
+    whose weights were kept (``kept_epoch``: the last, unless ``keep="best-loss"``; 0 if none
+    trained) with its `evaluate` figures, and the ``seconds`` it took."""
+    return {
         "model": model_cfg.to_dict(),
         "train": asdict(cfg),
         "history": history,
-        "test_accuracy": history[-1]["test_accuracy"] if history else accuracy(model, test, test_pairs, cfg),
-        "seconds": time.perf_counter() - start,
+        "kept_epoch": kept_epoch,
+        **{key: final[key] for key in EVALUATED},
+        "seconds": seconds,
         "threads": torch.get_num_threads(),  # the numbers can depend on it (see above)
     }
-    return model, record
 
 
 def save_run(out: str | Path, model: ModularRNN, record: dict) -> Path:
@@ -388,7 +509,26 @@ def load_run(path: str | Path, device: str = "cpu") -> tuple[ModularRNN, dict]:
     if not (path / "run.json").exists():
         raise FileNotFoundError(f"{path} holds no run.json: train a model there first "
                                 f"(python -m modlib train --out {path})")
-    record = json.loads((path / "run.json").read_text())
+    record = read_record(path / "run.json")
     model = ModularRNN.from_config(ModelConfig(**record["model"]))
     model.load_state_dict(torch.load(path / "weights.pt", map_location=device))
     return model.to(device), record
+
+
+def read_record(file: Path) -> dict:
+    """A ``run.json`` written by `save_run`, refused in one line that names it if it is not JSON
+    or lacks what a model is rebuilt from."""
+    fix = f"train the model again into {file.parent} (python -m modlib train --out {file.parent})"
+    try:
+        record = json.loads(file.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{file} is not valid JSON ({error}): {fix}") from None
+    missing = [key for key in ("model", "train")
+               if not isinstance(record, dict) or not isinstance(record.get(key), dict)]
+    if missing:
+        raise ValueError(f"{file} lacks the field(s) {', '.join(missing)} that save_run writes: {fix}")
+    try:
+        ModelConfig(**record["model"])
+    except TypeError as error:
+        raise ValueError(f"{file}'s model settings are not a model's ({error}): {fix}") from None
+    return record

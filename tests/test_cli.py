@@ -64,6 +64,8 @@ def test_every_sweep_setting_can_be_set_from_the_command_line():
                  "--no-balance", "--deepr-lr", "0.1,0.001", "--mask-fraction", "0.1", "--mask-repeats", "3",
                  "--modulus", "4", "--no-rewire", "--init", "pytorch", "--exclusion", "mirrored", "--random-masks",
                  "--mask-epochs", "2", "--mask-score-init", "0.5", "--mask-interconnections", "--ensemble", "3",
+                 "--optimizer", "adam", "--lr", "0.002", "--lr-decay", "0.9", "--normalize", "--fixed-pairs",
+                 "--keep", "best-loss", "--stop-min-epochs", "3", "--grid", "authors", "--mask-selection", "signed",
                  "--show")
     assert result.returncode == 0, result.stderr
     shown = dict(line.strip().split(": ", 1) for line in result.stdout.splitlines())
@@ -76,6 +78,10 @@ def test_every_sweep_setting_can_be_set_from_the_command_line():
     assert (shown["init"], shown["exclusion"], shown["random_masks"]) == ("pytorch", "mirrored", "True")
     assert (shown["mask_epochs"], shown["mask_score_init"], shown["mask_interconnections"]) == ("2", "0.5", "True")
     assert shown["ensemble"] == "3"
+    assert (shown["optimizer"], shown["lr"], shown["lr_decay"], shown["normalize"], shown["fixed_pairs"]) == \
+        ("adam", "0.002", "0.9", "True", "True")
+    assert (shown["keep"], shown["stop_min_epochs"], shown["grid"], shown["mask_selection"]) == \
+        ("best-loss", "3", "authors", "signed")
 
 
 def test_ensemble_auto_is_one_model_at_a_time_on_the_cpu():
@@ -139,6 +145,9 @@ def test_metrics_use_the_pairs_the_model_was_trained_on():
     parse = build_parser().parse_args
     def pairs(cfg):
         return cfg.exclude, cfg.balance, cfg.train_images, cfg.test_images, cfg.modulus
+
+    normalised = {"train": asdict(TrainConfig(normalize=True))}  # measured on the inputs it learned
+    assert metric_config(parse(["metrics", "run"]), normalised).normalize is True
 
     assert pairs(metric_config(parse(["metrics", "run"]), record)) == (False, False, 500, 300, 4)
     assert pairs(metric_config(parse(["metrics", "run", "--train-images", "800"]), record)) == \
@@ -232,3 +241,33 @@ def test_rerun_names_the_processor_the_sweep_was_made_on_and_this_one(tmp_path):
     assert stored.startswith("stored: ") and stored.endswith(f", {processor('cpu')}")
     assert rerun.startswith("rerun:  ") and rerun.endswith(f", {processor('cpu')}")
     assert done.stdout.splitlines()[-1] == "all 1 rerun jobs are identical to the stored rows"
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "is not valid JSON"),
+    ('{"train": {}}', "lacks the field(s) model"),
+    ('[1, 2]', "lacks the field(s) model, train"),
+    ('{"model": {"colour": 1}, "train": {}}', "model settings are not a model's"),
+])
+def test_metrics_of_a_broken_run_json_name_the_file_and_the_fix(tmp_path, content, message):
+    (tmp_path / "run.json").write_text(content)
+    result = cli("metrics", str(tmp_path))
+    assert result.returncode == 1
+    line = result.stderr.strip()
+    assert line.startswith(f"error: {tmp_path / 'run.json'}") and message in line and "--out" in line
+    assert len(line.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]  # nothing else written
+
+
+@needs_mnist
+def test_train_with_the_authors_training_choices_records_them(tmp_path):
+    import json
+
+    result = cli("train", "-k", "3", "--epochs", "2", "--train-images", "500", "--test-images", "200",
+                 "--optimizer", "adam", "--lr-decay", "0.9", "--normalize", "--fixed-pairs", "--keep", "best-loss",
+                 "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert (record["train"]["optimizer"], record["train"]["keep"], record["train"]["normalize"]) == \
+        ("adam", "best-loss", True)
+    assert record["kept_epoch"] in (1, 2) and len(record["history"]) == 2

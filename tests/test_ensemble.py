@@ -110,6 +110,8 @@ def test_a_resting_member_does_not_change_and_the_others_of_its_k_step_alone(spl
     (lambda m, t: ([m[0], ModelConfig(n_connections=3, n_hidden=50)], t[:2]), "share their architecture"),
     (lambda m, t: (m[:2], [t[0], TrainConfig(seed=1, batch_size=64)]), "trained alike"),
     (lambda m, t: (m[:1], [TrainConfig(engine="native")]), "torch engine"),
+    (lambda m, t: (m[:1], [TrainConfig(optimizer="adam")]), "Adadelta at a constant rate"),
+    (lambda m, t: (m[:1], [TrainConfig(keep="best-loss")]), "keeps the last epoch"),
     (lambda m, t: (m, t[:2]), "one training config per model"),
 ])
 def test_members_that_cannot_be_stacked_are_refused(change, message):

@@ -6,7 +6,7 @@ import torch
 
 from modlib.metrics import (METRIC_FUNCTIONS, MetricData, applicable_metrics, bottleneck_metric, cka,
                             correlation_table, derangement_within_classes, global_top_mask, kept_per_module,
-                            pearson_rows, scored_parameters, specialization, weight_mask_metric)
+                            pearson_rows, score_value, scored_parameters, specialization, weight_mask_metric)
 from modlib.model import ModularRNN
 from modlib.train import TrainConfig
 
@@ -107,6 +107,17 @@ def test_global_top_mask_keeps_exactly_q_of_all_scores():
     smallest_kept = min(float(s.abs()[m].min()) for s, m in zip(scores.values(), masks.values()) if m.any())
     largest_dropped = max(float(s.abs()[~m].max()) for s, m in zip(scores.values(), masks.values()))
     assert smallest_kept > largest_dropped
+
+
+def test_a_signed_mask_keeps_the_highest_scores_and_its_gradient_has_no_sign_factor():
+    scores = {"a": torch.tensor([[-5.0, 4.0, 0.5, -0.1]])}
+    assert global_top_mask(scores, 0.5)["a"].tolist() == [[True, True, False, False]]  # by magnitude
+    assert global_top_mask(scores, 0.5, selection="signed")["a"].tolist() == [[False, True, True, False]]
+    score = torch.tensor([-2.0, 3.0], requires_grad=True)
+    for selection, expected in (("magnitude", [-1.0, 1.0]), ("signed", [1.0, 1.0])):
+        score.grad = None
+        score_value(score, selection).sum().backward()
+        assert score.grad.tolist() == expected
 
 
 def test_scored_interconnections_count_only_the_active_ones_for_their_receiving_module():

@@ -54,6 +54,10 @@ def test_shards_partition_the_jobs():
     ("smoke", {"seeds": 2.5}, "seeds must be a whole number, got 2.5"),
     ("smoke", {"epochs": 3.0}, "epochs must be a whole number"),
     ("smoke", {"k_values": (1, 2.5)}, "each of k_values must be a whole number, got 2.5"),
+    ("smoke", {"grid": "code"}, "grid must be one of"),
+    ("smoke", {"optimizer": "sgd"}, "optimizer must be one of"),
+    ("smoke", {"mask_selection": "abs"}, "ranks scores by one of"),
+    ("smoke", {"keep": "first"}, "keep must be one of"),
 ])
 def test_bad_settings_give_one_clear_error(preset, overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -90,6 +94,23 @@ def test_numpy_k_values_are_kept_as_python_ints_so_the_config_writes_to_json():
     assert json.loads(json.dumps(cfg.to_dict()))["k_values"] == [5, 1] and cfg.connections() == [1, 5]
 
 
+def test_the_authors_grid_is_their_codes_levels():
+    """The connection counts listed in the replication notes for the authors' sweep at N = 100."""
+    assert SweepConfig(name="x", grid="authors").connections() == [1, 2, 8, 22, 60, 167, 463, 1291, 3590, 9990]
+    assert SweepConfig(name="x").connections() == [1, 3, 8, 22, 60, 167, 464, 1292, 3594, 10000]
+    assert SweepConfig(name="x", grid="authors", n_hidden=300).connections()[0] == 1  # 1/N^2 rounds to 0: kept at 1
+
+
+def test_the_authors_preset_makes_every_choice_of_their_main_script():
+    train = PRESETS["authors"].train_config(0)
+    assert (train.optimizer, train.dense_lr, train.lr_decay, train.batch_size, train.n_epochs(None)) == \
+        ("adam", 1e-3, 0.9, 64, 15)
+    assert (train.normalize, train.fixed_pairs, train.keep, train.stop_accuracy, train.stop_min_epochs,
+            train.train_readout) == (True, True, "best-loss", 0.9, 3, False)
+    assert PRESETS["authors"].metric_options("weight_mask")["q"] == 0.1
+    assert PRESETS["authors"].metric_options("weight_mask")["selection"] == "signed"
+
+
 def test_listed_k_values_replace_the_geometric_levels():
     cfg = config_with_overrides("paper", name="x", k_values=(60, 1, 60))
     assert cfg.connections() == [1, 60]
@@ -116,7 +137,7 @@ def test_a_sweeps_mask_settings_reach_the_weight_mask_and_only_it():
 
     cfg = replace(PRESETS["smoke"], mask_fraction=0.1, mask_repeats=3)
     assert cfg.metric_options("weight_mask") == {"q": 0.1, "repeats": 3, "epochs": 1, "score_init": 0.1,
-                                                 "interconnections": False}
+                                                 "interconnections": False, "selection": "magnitude"}
     assert set(cfg.metric_options("weight_mask")) <= set(inspect.signature(weight_mask_metric).parameters)
     assert all(cfg.metric_options(name) == {} for name in ("bottleneck", "correlation", "cka"))
 
@@ -250,10 +271,17 @@ def test_a_folder_of_another_config_is_refused_and_left_untouched(tmp_path):
     assert before == {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     table = pd.read_csv(folder / "results.csv")
     # correlation on the standard models, the bottleneck metric on the bottleneck ones
-    curves = {"epoch_train_accuracy", "epoch_test_accuracy"}
+    curves = {"epoch_train_accuracy", "epoch_test_accuracy", "epoch_test_loss", "epoch_decision_share",
+              "epoch_readout_norm"}
+    every = {"accuracy", "kept_epoch", "decision_share", "readout_norm", *curves}
     assert table.groupby("architecture")["metric"].agg(set).to_dict() == {
-        "standard": {"accuracy", "correlation", *curves}, "bottleneck": {"accuracy", "bottleneck", *curves}}
-    assert len(table) == 2 * 2 * (1 + 2 + 4)  # 2 architectures x 2 levels x (accuracy, 2 curves x 1 epoch, 2x2 table)
+        "standard": {"correlation", *every}, "bottleneck": {"bottleneck", *every}}
+    # 2 architectures x 2 levels x (accuracy, kept epoch, 6 decision shares, 2 readout norms, 3 curves x 1 epoch,
+    # 2 per-module curves x 2 modules x 1 epoch, 2x2 table)
+    assert len(table) == 2 * 2 * (1 + 1 + 6 + 2 + 3 + 4 + 4)
+    shares = table[table["metric"] == "decision_share"]
+    overall = shares[shares["subtask"].isna()].groupby("job")["value"].sum()
+    assert np.allclose(overall, 1)  # one module or the other decides each pair
     # the last epoch's test accuracy is the model's accuracy
     last = table[table["metric"] == "epoch_test_accuracy"].set_index("job")
     assert (last["epoch"] == 1).all()
@@ -269,7 +297,7 @@ def test_a_folder_of_another_config_is_refused_and_left_untouched(tmp_path):
 def test_a_rerun_of_a_stored_job_is_identical_and_finds_a_changed_value(tmp_path):
     folder = run_sweep(TINY, tmp_path, progress=False)
     job = "standard-k00001-s00"
-    rows = 1 + 2 + 4  # accuracy, two per-epoch curves, four correlations
+    rows = 1 + 1 + 6 + 2 + 3 + 4 + 4  # accuracy, kept epoch, decision shares, readout norms, curves, correlations
     assert rerun_jobs("tiny", [job], tmp_path, progress=False).loc[job].tolist() == [rows, 0, 0.0]
     table = pd.read_csv(folder / "results.csv")
     table.loc[(table["job"] == job) & (table["metric"] == "correlation"), "value"] += 0.001

@@ -79,14 +79,17 @@ def test_a_frozen_readout_keeps_its_initial_weights_and_the_rest_learns(bottlene
             assert torch.equal(value, start[name]) == (name in last), name
 
 
-def test_early_stopping_waits_for_the_second_epoch():
+def test_early_stopping_waits_for_the_second_epoch_or_the_one_set():
     from modlib.train import reached
 
+    stop = TrainConfig(stop_accuracy=0.9)
     history = [{"test_accuracy": 0.95}]
-    assert not reached(0.9, history)  # the first epoch never stops training
-    assert reached(0.9, history + [{"test_accuracy": 0.90}])
-    assert not reached(0.9, history + [{"test_accuracy": 0.89}])
-    assert not reached(None, history * 3)
+    assert not reached(stop, history)  # the first epoch never stops training
+    assert reached(stop, history + [{"test_accuracy": 0.90}])
+    assert not reached(stop, history + [{"test_accuracy": 0.89}])
+    assert not reached(TrainConfig(), history * 3)
+    third = replace(stop, stop_min_epochs=3)  # the authors' main script: epoch index >= 2
+    assert not reached(third, history * 2) and reached(third, history * 3)
 
 
 @needs_mnist
@@ -170,3 +173,113 @@ def test_hand_written_gradients_are_autograds(bottleneck, decision, message, dev
     assert torch.equal(decided, model(x).decided.detach())
     for name, p in model.named_parameters():
         assert torch.allclose(p.grad, expected[name], rtol=0, atol=1e-14), name
+
+
+def test_flat_adam_matches_torch_adam_as_its_rate_changes():
+    """Adam's arithmetic as torch.optim.Adam's (to float rounding: the bias corrections are
+    grouped differently), including a rate lowered between steps, as ``lr_decay`` does."""
+    from modlib.train import FlatAdam
+
+    ours, ref = ModularRNN(10, 3, seed=1, n_inputs=20), ModularRNN(10, 3, seed=1, n_inputs=20)
+    flat = FlatAdam(ours.module_parameters().values(), lr=1e-3)
+    torch_opt = torch.optim.Adam(ref.module_parameters().values(), lr=1e-3)
+    x = torch.rand(16, 2, 20)
+    for step in range(6):
+        if step == 3:
+            flat.lr = torch_opt.param_groups[0]["lr"] = 1e-3 * 0.9
+        flat.zero_grad()
+        torch_opt.zero_grad()
+        for model in (ours, ref):
+            model(x).readouts.square().sum().backward()
+        flat.step()
+        torch_opt.step()
+    for (name, a), b in zip(ours.module_parameters().items(), ref.module_parameters().values()):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7, msg=name)
+    assert not torch.allclose(ours.w_hh, ModularRNN(10, 3, seed=1, n_inputs=20).w_hh)  # it did train
+
+
+@needs_mnist
+def test_the_dense_rate_decays_after_every_epoch(monkeypatch):
+    rates = []
+    epoch = train_mod.train_epoch
+
+    def recording(model, dense, *args, **kwargs):
+        rates.append(dense.lr)
+        return epoch(model, dense, *args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "train_epoch", recording)
+    cfg = replace(QUICK, epochs=3, train_images=500, test_images=200, optimizer="adam", lr_decay=0.9)
+    train_model(ModelConfig(n_connections=5), cfg, progress=False)
+    assert rates == pytest.approx([1e-3, 0.9e-3, 0.81e-3])
+    rates.clear()
+    train_model(ModelConfig(n_connections=5), replace(cfg, optimizer="adadelta", lr_decay=1.0), progress=False)
+    assert rates == [0.5] * 3  # the paper's Adadelta, at its constant rate
+
+
+@needs_mnist
+def test_normalised_inputs_are_standardised_pixels():
+    from modlib.train import MNIST_MEAN, MNIST_STD
+
+    raw, normalised = Split.load("train", 3000), Split.load("train", 3000, normalize=True)
+    torch.testing.assert_close(normalised.x, (raw.x - MNIST_MEAN) / MNIST_STD)
+    assert abs(float(normalised.x.mean())) < 0.05 and abs(float(normalised.x.std()) - 1) < 0.05
+    assert torch.equal(Split.for_config("train", replace(QUICK, normalize=True)).x[:10], normalised.x[:10])
+
+
+@needs_mnist
+def test_fixed_pairs_keep_each_images_partner_in_a_new_order():
+    from modlib.train import epoch_pairs
+
+    split = Split.load("train", 2000)
+    fixed = replace(QUICK, fixed_pairs=True)
+    first, later = epoch_pairs(split, fixed, 0), epoch_pairs(split, fixed, 3)
+    partner = lambda pairs: dict(zip(pairs[0].tolist(), pairs[1].tolist()))
+    assert partner(first) == partner(later) and not torch.equal(first[0], later[0])
+    assert partner(epoch_pairs(split, QUICK, 0)) != partner(epoch_pairs(split, QUICK, 3))  # the text: new pairs
+    assert torch.equal(first[0], epoch_pairs(split, QUICK, 0)[0])  # the first epoch's pairs are the same
+
+
+@needs_mnist
+def test_keeping_the_best_loss_restores_that_epochs_weights():
+    cfg = replace(QUICK, epochs=4, train_images=600, test_images=300, optimizer="adam", lr=0.05)
+    model, record = train_model(ModelConfig(n_connections=5), replace(cfg, keep="best-loss"), progress=False)
+    losses = [h["test_loss"] for h in record["history"]]
+    assert record["kept_epoch"] == 1 + losses.index(min(losses))
+    test = Split.for_config("test", cfg)
+    kept = train_mod.evaluate(model, test, test.pairs(TEST_PAIR_SEED, cfg), cfg)
+    assert kept["test_loss"] == pytest.approx(min(losses), rel=1e-6)
+    assert record["test_accuracy"] == record["history"][record["kept_epoch"] - 1]["test_accuracy"]
+    _, last = train_model(ModelConfig(n_connections=5), cfg, progress=False)
+    assert last["kept_epoch"] == 4 and last["test_loss"] == last["history"][-1]["test_loss"]
+
+
+@needs_mnist
+def test_evaluate_knows_which_module_decides():
+    """A module whose readout is pushed far down never decides: the other decides every pair,
+    whatever its answer; the shares by answer then agree with the overall share."""
+    model = ModularRNN.from_config(ModelConfig(n_connections=5), seed=0)
+    test = Split.load("test", 500)
+    pairs = test.pairs(TEST_PAIR_SEED, QUICK)
+    with torch.no_grad():
+        model.b_hr[1] -= 100.0
+    figures = train_mod.evaluate(model, test, pairs, QUICK)
+    assert figures["decision_share"] == [1.0, 0.0]
+    assert figures["decision_share_by_answer"] == [[1.0, 1.0], [0.0, 0.0]]
+    torch.testing.assert_close(torch.tensor(figures["readout_norm"]), model.w_hr.detach().flatten(1).norm(dim=1))
+    with torch.no_grad():
+        model.b_hr[1] += 100.0
+    shares = train_mod.evaluate(model, test, pairs, QUICK)
+    assert sum(shares["decision_share"]) == pytest.approx(1.0)
+    assert 0 < shares["decision_share"][0] < 1  # an untrained model: both modules decide some pairs
+
+
+def test_unsupported_combinations_are_refused_with_the_fix():
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        TrainConfig(optimizer="sgd")
+    with pytest.raises(ValueError, match="engine 'native' steps Adadelta only"):
+        TrainConfig(optimizer="adam", engine="native")
+    with pytest.raises(ValueError, match="lr_decay must be in"):
+        TrainConfig(lr_decay=0)
+    with pytest.raises(ValueError, match="keep must be one of"):
+        TrainConfig(keep="best")
+    assert TrainConfig().dense_lr == 0.5 and TrainConfig(optimizer="adam").dense_lr == 1e-3

@@ -14,6 +14,7 @@ from modlib.train import TrainConfig
 
 ARCHITECTURES = ("standard", "bottleneck")
 BOTTLENECK_WIDTH = 5
+GRIDS = ("paper", "authors")
 MEASUREMENTS = (*METRICS, "crossing")  # what a sweep can measure: the metrics, and what crosses (modlib.crossing)
 
 @dataclass(frozen=True)
@@ -27,7 +28,9 @@ class SweepConfig:
     masks find more in trained networks than in random ones (claim (f)). ``ensemble`` M > 1
     trains up to M models of one architecture at a time as one computation (`modlib.ensemble`):
     on a GPU many times sooner, the same numbers to float rounding but not bit for bit, so it is
-    a setting of the sweep, as the engine is."""
+    a setting of the sweep, as the engine is. ``grid="authors"`` takes the ``levels`` from the
+    authors' code instead (`connections`). The other fields are the model's (`ModelConfig`), its
+    training's (`modlib.train.TrainConfig`) and the weight mask's, for every model of the sweep."""
 
     name: str
     n_hidden: int = 100
@@ -61,6 +64,15 @@ class SweepConfig:
     engine: str = "torch"
     rewire: bool = True
     ensemble: int = 1
+    optimizer: str = "adadelta"
+    lr: float | None = None
+    lr_decay: float = 1.0
+    normalize: bool = False
+    fixed_pairs: bool = False
+    keep: str = "last"
+    stop_min_epochs: int = 2
+    grid: str = "paper"
+    mask_selection: str = "magnitude"
 
     def __post_init__(self):
         require_whole_numbers(self)
@@ -70,6 +82,7 @@ class SweepConfig:
              f"a sweep's name is the folder it is written to under the results folder, so it cannot be empty, "
              f"'.', '..' or hold '/' or '\\': got {self.name!r} (e.g. --name n50; --results chooses the folder)"),
             (self.levels >= 1, f"levels must be >= 1, got {self.levels}"),
+            (self.grid in GRIDS, f"grid must be one of {GRIDS}, got {self.grid!r}"),
             (self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}"),
             (self.ensemble >= 1, f"ensemble must be >= 1 (models trained as one computation), got {self.ensemble}"),
             (self.ensemble == 1 or self.engine == "torch",
@@ -89,9 +102,17 @@ class SweepConfig:
         check_engine(self.engine, self.message, self.device)
 
     def connections(self) -> list[int]:
+        """The k of each level: ``k_values`` when given; else the paper's grid, ``levels`` counts
+        ``round(geomspace(1, N^2))``; or the authors' code's (``grid="authors"``): the fractions
+        ``geomspace(1/N^2, 0.999).round(4)``, times N^2 and truncated (at N = 100: 1, 2, 8, 22, 60,
+        167, 463, 1291, 3590, 9990), at least 1."""
         if self.k_values:
             return sorted(set(self.k_values))
-        return sorted(set(np.round(np.geomspace(1, self.n_hidden ** 2, self.levels)).astype(int).tolist()))
+        n2 = self.n_hidden ** 2
+        if self.grid == "authors":
+            fractions = np.geomspace(1 / n2, 0.999, self.levels).round(4)
+            return sorted(set(np.maximum(1, (fractions * n2).astype(int)).tolist()))
+        return sorted(set(np.round(np.geomspace(1, n2, self.levels)).astype(int).tolist()))
 
     def jobs(self) -> list[tuple[str, int, int]]:
         """Every (architecture, k, seed), in a fixed order."""

@@ -16,7 +16,8 @@ from modlib.train import new_model, train_model
 COLUMNS = ["architecture", "n_hidden", "k", "p", "q", "seed", "metric", "module", "subtask", "epoch", "value",
            "job", "job_seconds"]
 WHOLE_NUMBERS = {"module": "Int64", "subtask": "Int64", "epoch": "Int64"}  # may be empty (NA) in a row
-CURVES = ("train_accuracy", "test_accuracy")  # per epoch, stored as metric "epoch_<name>"
+CURVES = ("train_accuracy", "test_accuracy", "test_loss")  # per epoch, stored as metric "epoch_<name>"
+PER_MODULE_CURVES = ("decision_share", "readout_norm")  # per epoch and module, the same
 
 
 def run_job(cfg: SweepConfig, job, data: MetricData) -> pd.DataFrame:
@@ -56,9 +57,13 @@ def measured_rows(cfg: SweepConfig, job, model, record: dict, data: MetricData, 
     architecture, k, seed = job
     base = dict(architecture=architecture, n_hidden=cfg.n_hidden, k=k, p=k / cfg.n_hidden ** 2,
                 q=model_q(model), seed=seed)
-    rows = [dict(base, metric="accuracy", value=record["test_accuracy"])]
+    rows = [dict(base, metric="accuracy", value=record["test_accuracy"]),
+            dict(base, metric="kept_epoch", value=record["kept_epoch"])]
+    rows += decision_rows(record, base)
     rows += [dict(base, metric=f"epoch_{curve}", epoch=epoch, value=stats[curve])
              for epoch, stats in enumerate(record["history"], start=1) for curve in CURVES]
+    rows += [dict(base, metric=f"epoch_{curve}", epoch=epoch, module=n, value=stats[curve][n])
+             for epoch, stats in enumerate(record["history"], start=1) for curve in PER_MODULE_CURVES for n in (0, 1)]
     for name in applicable_metrics(model):
         if name not in cfg.metrics:
             continue
@@ -80,6 +85,16 @@ def measured_rows(cfg: SweepConfig, job, model, record: dict, data: MetricData, 
     frame["job"] = job_id(job)
     frame["job_seconds"] = time.perf_counter() - start
     return frame
+
+
+def decision_rows(record: dict, base: dict) -> list[dict]:
+    """Which module decides, in the kept model (`modlib.train.evaluate`): metric
+    ``decision_share``, module n, on all test pairs (no sub-task) and on those whose answer is
+    digit t (sub-task t); and ``readout_norm``, module n."""
+    return ([dict(base, metric="decision_share", module=n, value=record["decision_share"][n]) for n in (0, 1)]
+            + [dict(base, metric="decision_share", module=n, subtask=t, value=record["decision_share_by_answer"][n][t])
+               for n in (0, 1) for t in (0, 1)]
+            + [dict(base, metric="readout_norm", module=n, value=record["readout_norm"][n]) for n in (0, 1)])
 
 
 def random_mask_rows(cfg: SweepConfig, job, data: MetricData, base: dict) -> list[dict]:
