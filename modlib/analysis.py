@@ -97,6 +97,35 @@ def learning_curves(table: pd.DataFrame, curve: str = "test_accuracy") -> pd.Dat
     return rows.pivot_table(index=["architecture", "k"], columns="epoch", values="value", aggfunc="mean")
 
 
+def decision_curves(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean share of the test pairs module 0 decides after each epoch: rows (architecture, k),
+    columns epoch (`learning_curves`' shape)."""
+    rows = table[(table["metric"] == "epoch_decision_share") & (table["module"] == 0)]
+    if rows.empty:
+        raise ValueError("this table has no per-epoch decision shares (stored before they were recorded): "
+                         "rerun its sweep with --fresh")
+    return rows.pivot_table(index=["architecture", "k"], columns="epoch", values="value", aggfunc="mean")
+
+
+ANSWERS_FOR_OTHER = {0: "module 0 answers for module 1", 1: "module 1 answers for module 0"}
+
+
+def decision_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """Per model (architecture, k, p, seed), which module decides, on the test pairs: the share
+    of all pairs module 0 decides (``module 0 decides``), and for each module the share of the
+    pairs whose answer is the other module's digit in which it decides anyway (`ANSWERS_FOR_OTHER`):
+    under the competitive decision it can then answer right only with a digit that crossed."""
+    rows = table[table["metric"] == "decision_share"]
+    if rows.empty:
+        raise ValueError("this table has no decision shares (stored before they were recorded): "
+                         "rerun its sweep with --fresh")
+    keys = ["architecture", "k", "p", "seed"]
+    overall = rows[rows["subtask"].isna() & (rows["module"] == 0)].set_index(keys)["value"]
+    by_answer = rows[rows["subtask"].notna() & (rows["module"] != rows["subtask"])]
+    other = by_answer.pivot_table(index=keys, columns="module", values="value").rename(columns=ANSWERS_FOR_OTHER)
+    return other.join(overall.rename("module 0 decides")).reset_index()
+
+
 def long_run_figures(table: pd.DataFrame, budget: int = 5) -> dict[str, float]:
     """Whether more epochs help each end, from a long run's learning curves (standard
     architecture): ``epochs`` trained, ``sparsest_final`` (the sparsest level's test accuracy
@@ -572,3 +601,18 @@ def moduli_accuracy(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
     """Mean test accuracy per (architecture, m) and level k."""
     frames = [table[table["metric"] == "accuracy"].assign(m=m) for m, table in tables.items()]
     return pd.concat(frames).pivot_table(index=["architecture", "m"], columns="k", values="value", aggfunc="mean")
+
+
+def tidy_summary(tables: dict[str, pd.DataFrame], n_boot: int = 2000) -> pd.DataFrame:
+    """One row per sweep, level, measure and module (0, 1, or ``mean`` of the two): the mean
+    specialization over seeds with its 95% bootstrap interval (`mean_interval`), and how many
+    models it is defined for. ``tables``: sweeps by name; those without a measure are left out."""
+    rows = []
+    for sweep, table in tables.items():
+        spec = specialization_frame(table)
+        for (metric, k, p), group in spec.groupby(["metric", "k", "p"]):
+            for module, column in (("0", "spec_0"), ("1", "spec_1"), ("mean", "spec")):
+                mean, low, high = mean_interval(group[column], n_boot)
+                rows.append(dict(sweep=sweep, measure=metric, k=k, p=p, module=module, mean=mean, low=low, high=high,
+                                 models=int(group[column].notna().sum())))
+    return pd.DataFrame(rows, columns=["sweep", "measure", "k", "p", "module", "mean", "low", "high", "models"])

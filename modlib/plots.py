@@ -12,7 +12,8 @@ import torch
 
 from modlib.metrics import MEASURES, METRICS
 from modlib.structure import q_closed_form
-from modlib.analysis import learning_curves, mean_interval, specialization_frame
+from modlib.analysis import (ANSWERS_FOR_OTHER, FLAT_ABOVE, decision_curves, decision_frame, learning_curves,
+                             mean_interval, specialization_frame)
 from modlib.sweep import load_results
 from modlib.task import parity_difference, parity_target
 
@@ -95,11 +96,30 @@ def main_figure(table):
     for ax in (ax_p, ax_q):
         ax.axhline(0, color="grey", lw=0.8)
         ax.grid(alpha=0.3)
-    ax_p.legend(title="measure", loc="upper right")
+    mark_thresholds(ax_p, ax_q)
+    ax_q.legend(*ax_p.get_legend_handles_labels(), title="measure", loc="upper left")  # where no curve runs
     fig.suptitle("Functional specialization against structural modularity (mean, 95% interval over seeds)",
                  fontsize=11)
     fig.tight_layout()
     return fig
+
+
+# Where the paper's claims put their lines (modlib.analysis.claims): (b) a rise only below p = 0.01,
+# (c) the weight mask's by p < 0.11, (d) little specialization at Q = 0.35.
+PAPER_P_THRESHOLDS = {0.01: "p = 0.01 (b)", FLAT_ABOVE: "p = 0.11 (c)"}
+PAPER_Q_THRESHOLD = (0.35, "Q = 0.35 (d)")
+
+
+def mark_thresholds(ax_p, ax_q) -> None:
+    """The paper's thresholds as dotted lines: its p in the p panel, its Q in the Q panel."""
+    for p, label in PAPER_P_THRESHOLDS.items():
+        ax_p.axvline(p, color="black", ls=":", lw=1)
+        ax_p.annotate(label, (p, 1), xycoords=("data", "axes fraction"), xytext=(2, -10),
+                      textcoords="offset points", fontsize=8, rotation=90, va="top")
+    q, label = PAPER_Q_THRESHOLD
+    ax_q.axvline(q, color="black", ls=":", lw=1)
+    ax_q.annotate(label, (q, 1), xycoords=("data", "axes fraction"), xytext=(2, -10), textcoords="offset points",
+                  fontsize=8, rotation=90, va="top")
 
 
 def module_figure(table, tables: dict | None = None):
@@ -131,7 +151,18 @@ def module_figure(table, tables: dict | None = None):
 
 def learning_curve_figure(table, curve: str = "test_accuracy"):
     """Mean accuracy after each epoch, a line per level k (colour: log p), a panel per architecture."""
-    curves = learning_curves(table, curve)
+    return epoch_figure(learning_curves(table, curve), f"{curve.replace('_', ' ')} (mean over seeds)", 0.9)
+
+
+def decision_curve_figure(table):
+    """The share of the test pairs module 0 decides after each epoch (`learning_curve_figure`'s
+    layout; the dashed line is an even split)."""
+    return epoch_figure(decision_curves(table), "share of pairs module 0 decides", 0.5)
+
+
+def epoch_figure(curves, ylabel: str, reference: float):
+    """``curves`` (rows (architecture, k), columns epoch): a line per level k (colour: log p), a
+    panel per architecture, a dashed line at ``reference``."""
     architectures = curves.index.unique("architecture")
     fig, axes = plt.subplots(1, len(architectures), figsize=(5.2 * len(architectures), 3.8), sharey=True,
                              squeeze=False)
@@ -142,13 +173,39 @@ def learning_curve_figure(table, curve: str = "test_accuracy"):
             if (arch, k) in curves.index:
                 row = curves.loc[(arch, k)].dropna()
                 ax.plot(row.index, row.to_numpy(), "o-", ms=3, color=color, label=f"k = {k}")
-        ax.axhline(0.9, color="grey", ls="--", lw=0.8)
+        ax.axhline(reference, color="grey", ls="--", lw=0.8)
         ax.set_title(f"{arch} architecture")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel(f"{curve.replace('_', ' ')} (mean over seeds)")
+    axes[0, 0].set_ylabel(ylabel)
     axes[0, -1].legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def decider_share_figure(tables: dict):
+    """Which module decides, against p: a panel per share of `modlib.analysis.decision_frame` (all
+    pairs decided by module 0; each module answering for the other), a colour per sweep in
+    ``tables`` (label to table), a line style per architecture (mean, 95% interval over seeds)."""
+    frames = {label: decision_frame(table) for label, table in tables.items()}
+    columns = ["module 0 decides", *ANSWERS_FOR_OTHER.values()]
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.4 * len(columns), 3.8), sharey=True)
+    colors = plt.get_cmap("tab10").colors
+    for ax, column in zip(axes, columns):
+        for (label, frame), color in zip(frames.items(), colors):
+            for arch, style in (("standard", "-"), ("bottleneck", "--")):
+                rows = frame[frame["architecture"] == arch]
+                if len(rows):
+                    x, mean, lo, hi = summary(rows, "p", column)
+                    ax.plot(x, mean, style, marker="o", ms=3, color=color, label=f"{label}, {arch}")
+                    ax.fill_between(x, lo, hi, color=color, alpha=0.12, lw=0)
+        ax.set_xscale("log")
+        ax.set_title(column)
+        ax.set_xlabel("fraction of interconnections p")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("share of test pairs")
+    axes[-1].legend(fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -376,3 +376,45 @@ def test_pooled_sweeps_keep_their_seeds_apart():
     both = pooled([one, one])
     assert len(both) == 2 * len(one) and sorted(both["seed"].unique()) == [0, 1, 1000, 1001]
     assert module_difference({"both": both}, ks=(1,)).loc[("both", "correlation"), "seeds"] == 4
+
+
+def test_the_tidy_summary_gives_each_module_and_their_mean_per_sweep_and_level():
+    from modlib.analysis import tidy_summary
+
+    table = noiseless([1.0, 0.0], levels=[1e-4, 1.0])
+    table.loc[(table.module == 1) & (table.subtask == 0), "value"] = 1.0  # module 1 reads digit 0 as well
+    tidy = tidy_summary({"a": table, "b": spec_table({1e-4: [0.2, 0.4]})}, n_boot=200)
+    assert len(tidy) == 2 * 3 + 1 * 3  # sweep a: 2 levels x (0, 1, mean); sweep b: 1 level
+    row = tidy.set_index(["sweep", "p", "module"]).loc[("a", 1e-4)]
+    assert row.loc["0", "mean"] == pytest.approx(1.0) and row.loc["1", "mean"] == pytest.approx(1 / 3)
+    assert row.loc["mean", "mean"] == pytest.approx((1 + 1 / 3) / 2)
+    b = tidy[(tidy["sweep"] == "b") & (tidy["module"] == "0")].iloc[0]
+    assert b["mean"] == pytest.approx(0.3) and b["low"] <= 0.3 <= b["high"] and b["models"] == 2
+
+
+def decision_rows(shares: dict[int, tuple[float, float, float]], levels=(1e-4, 1.0)) -> pd.DataFrame:
+    """A sweep's decision_share rows: per seed, module 0's share of all pairs, of the pairs whose
+    answer is digit 0, and of those whose answer is digit 1 (module 1's are the rest)."""
+    rows = []
+    for p in levels:
+        for seed, (overall, answer0, answer1) in shares.items():
+            base = dict(architecture="standard", n_hidden=100, k=round(p * 10_000), p=p, q=0.0, seed=seed,
+                        metric="decision_share")
+            for module in (0, 1):
+                flip = (lambda v: v) if module == 0 else (lambda v: 1 - v)
+                rows.append(dict(base, module=module, subtask=np.nan, value=flip(overall)))
+                rows += [dict(base, module=module, subtask=t, value=flip(v)) for t, v in enumerate((answer0, answer1))]
+    return pd.DataFrame(rows)
+
+
+def test_the_decision_frame_says_how_often_each_module_answers_for_the_other():
+    from modlib.analysis import decision_frame
+
+    frame = decision_frame(decision_rows({0: (0.3, 0.4, 0.2), 1: (0.5, 0.9, 0.1)}))
+    seed0 = frame[(frame["seed"] == 0) & (frame["p"] == 1e-4)].iloc[0]
+    assert seed0["module 0 decides"] == pytest.approx(0.3)
+    assert seed0["module 0 answers for module 1"] == pytest.approx(0.2)  # pairs whose answer is digit 1
+    assert seed0["module 1 answers for module 0"] == pytest.approx(0.6)  # 1 - 0.4 of digit 0's pairs
+    assert len(frame) == 2 * 2
+    with pytest.raises(ValueError, match="no decision shares"):
+        decision_frame(spec_table({1e-4: [0.1]}))

@@ -95,3 +95,39 @@ def test_module_figure_draws_both_modules_of_each_sweep_per_measure():
     labels = [line.get_label() for line in fig.axes[0].lines if not line.get_label().startswith("_")]
     assert labels == ["paper module 0", "paper module 1", "control module 0", "control module 1"]
     assert list(fig.axes[0].lines[0].get_ydata()) == [0.5, 0.0]
+
+
+def test_the_main_figure_marks_the_papers_thresholds():
+    from modlib.plots import main_figure
+    from tests.test_analysis import spec_table
+
+    fig = main_figure(spec_table({0.001: [0.5, 0.4], 0.1: [0.2, 0.1], 1.0: [0.0, 0.1]}))
+    ax_p, ax_q = fig.axes[:2]
+    dotted = lambda ax: sorted(line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == ":")
+    assert dotted(ax_p) == [0.01, 0.11] and dotted(ax_q) == [0.35]
+    labels = {text.get_text() for ax in (ax_p, ax_q) for text in ax.texts}
+    assert labels == {"p = 0.01 (b)", "p = 0.11 (c)", "Q = 0.35 (d)"}
+
+
+def test_the_decider_share_figure_draws_each_sweep_in_each_panel():
+    from modlib.plots import decider_share_figure
+    from tests.test_analysis import decision_rows
+
+    fig = decider_share_figure({"a": decision_rows({0: (0.3, 0.4, 0.2), 1: (0.5, 0.9, 0.1)}),
+                                "b": decision_rows({0: (0.6, 0.7, 0.5)})})
+    assert [ax.get_title() for ax in fig.axes] == ["module 0 decides", "module 0 answers for module 1",
+                                                   "module 1 answers for module 0"]
+    for ax in fig.axes:
+        assert [line.get_label() for line in ax.lines] == ["a, standard", "b, standard"]
+    assert list(fig.axes[0].lines[1].get_ydata()) == pytest.approx([0.6, 0.6])
+
+
+def test_the_decision_curve_figure_draws_module_0s_share_per_level_and_epoch():
+    from modlib.plots import decision_curve_figure
+
+    rows = [dict(architecture="standard", k=k, p=k / 1e4, seed=0, metric="epoch_decision_share", module=n, epoch=e,
+                 value=share if n == 0 else 1 - share)
+            for k, share in ((1, 0.2), (100, 0.6)) for e in (1, 2) for n in (0, 1)]
+    fig = decision_curve_figure(pd.DataFrame(rows))
+    lines = [line for line in fig.axes[0].lines if line.get_label().startswith("k = ")]
+    assert [list(line.get_ydata()) for line in lines] == [[0.2, 0.2], [0.6, 0.6]]
