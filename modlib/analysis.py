@@ -300,26 +300,27 @@ def decidable(levels, holds) -> bool:
     return outcomes == {True, False}
 
 
-def claim_verdicts(f: dict[str, float]) -> list[tuple[str, str, str, str]]:
+def claim_verdicts(f: dict[str, float]) -> list[tuple[str, str, str, str, str]]:
     """The paper's claims (a)-(f) checked against one criterion's `claim_figures` ``f``: rows
-    (claim, what the paper says, what we find, verdict). The criteria are `claims`'."""
+    (claim, what the paper says, what we find, verdict, the measure it is about; "models" for
+    (e)). The criteria are `claims`'."""
     measures = [m for m in MEASURES if f"{m}_onset" in f]
     levels = f.get("levels", ())
     rows = []
 
-    def row(claim: str, says: str, finding: str, verdict: str, tested: bool, why: str) -> None:
-        rows.append((claim, says, finding if tested else why, verdict if tested else "not tested"))
+    def row(claim: str, metric: str, says: str, finding: str, verdict: str, tested: bool, why: str) -> None:
+        rows.append((claim, says, finding if tested else why, verdict if tested else "not tested", metric))
 
     for metric in measures:
         up = f[f"{metric}_sparsest"] > f[f"{metric}_densest"]
-        row("a", f"{metric} increases with sparsity",
+        row("a", metric, f"{metric} increases with sparsity",
             f"from {f[f'{metric}_densest']:.2f} at p={f['densest_p']:g} to {f[f'{metric}_sparsest']:.2f} at "
             f"p={f['sparsest_p']:g}; Spearman {f[f'{metric}_spearman']:.2f}",
             "reproduced" if up and f[f"{metric}_spearman"] >= 0.8 else "partly" if up else "not reproduced",
             f["sparsest_p"] != f["densest_p"], f"needs two levels or more; this sweep has one, p = {f['sparsest_p']:g}")
     for metric in [m for m in ("bottleneck", "correlation") if m in measures]:
         onset = f[f"{metric}_onset"]
-        row("b", f"{metric} rises only for p < 0.01 (Q > 0.49)",
+        row("b", metric, f"{metric} rises only for p < 0.01 (Q > 0.49)",
             f"onset at p = {onset:g} (<= {LATE_ONSET} in {f[f'{metric}_late_share']:.0%} of seed resamples)",
             "reproduced" if onset <= LATE_ONSET else "not reproduced", decidable(levels, lambda p: p <= LATE_ONSET),
             f"needs a level at or below p = {LATE_ONSET} and one between it and the densest; this sweep's are "
@@ -328,7 +329,7 @@ def claim_verdicts(f: dict[str, float]) -> list[tuple[str, str, str, str]]:
         onset = f["weight_mask_onset"]
         others = [f[f"{m}_onset"] for m in ("bottleneck", "correlation") if m in measures]
         earlier, window = all(onset > o for o in others), EARLY_ONSET <= onset < FLAT_ABOVE
-        row("c", "weight mask rises earlier, by p < 0.11 (Q > 0.4) but not before",
+        row("c", "weight_mask", "weight mask rises earlier, by p < 0.11 (Q > 0.4) but not before",
             f"onset at p = {onset:g} (in [{EARLY_ONSET}, {FLAT_ABOVE}) in {f['weight_mask_window_share']:.0%} of "
             f"seed resamples; others: {', '.join(f'{o:g}' for o in others) or 'not in this sweep'})",
             "reproduced" if earlier and window else "partly" if earlier or window else "not reproduced",
@@ -336,7 +337,7 @@ def claim_verdicts(f: dict[str, float]) -> list[tuple[str, str, str, str]]:
             f"needs a level in [{EARLY_ONSET}, {FLAT_ABOVE}) and one outside it below the densest")
     for metric in measures:
         share = f[f"{metric}_q035_share"]
-        row("d", f"{metric}: little or no specialization at Q = 0.35",
+        row("d", metric, f"{metric}: little or no specialization at Q = 0.35",
             f"{f[f'{metric}_at_q035']:.2f} at p = {Q_035_P}, {100 * share:.0f}% of the rise",
             "reproduced" if share < 0.1 else "not reproduced", f["sparsest_p"] < Q_035_P < f["densest_p"],
             f"needs levels on both sides of p = {Q_035_P}")
@@ -344,14 +345,18 @@ def claim_verdicts(f: dict[str, float]) -> list[tuple[str, str, str, str]]:
         rows.append(("e", "every trained model performs well",
                      f"{f['accuracy_share']:.0%} of {f['models']:.0f} models at >= 0.90; median "
                      f"{f['accuracy_median']:.3f}, min {f['accuracy_min']:.3f}",
-                     "reproduced" if f["accuracy_min"] >= 0.9 else "partly" if f["accuracy_median"] >= 0.9
-                     else "not reproduced"))
+                     accuracy_verdict(f), "models"))
     if "mask_trained" in f:
         rows.append(("f", "masks do better on trained networks than on random ones",
                      f"mask accuracy {f['mask_trained']:.2f} trained, {f['mask_untrained']:.2f} untrained; "
                      f"better trained in {f['mask_pairs_higher']:.0%} of models",
-                     "reproduced" if f["mask_gap_low"] > 0 else "not reproduced"))
+                     "reproduced" if f["mask_gap_low"] > 0 else "not reproduced", "weight_mask"))
     return rows
+
+
+def accuracy_verdict(f: dict[str, float]) -> str:
+    """Claim (e) from `claim_figures`' accuracies: every model at or above 0.90, or the median."""
+    return "reproduced" if f["accuracy_min"] >= 0.9 else "partly" if f["accuracy_median"] >= 0.9 else "not reproduced"
 
 
 def claims(table: pd.DataFrame, resamples: int = 1000) -> pd.DataFrame:
@@ -381,7 +386,7 @@ def claims(table: pd.DataFrame, resamples: int = 1000) -> pd.DataFrame:
             for b in BASELINES for fraction in ONSET_FRACTIONS}
     main = grid["densest", ONSET_FRACTION]
     out = []
-    for i, (claim, says, finding, _) in enumerate(main):
+    for i, (claim, says, finding, *_) in enumerate(main):
         verdicts = {key: rows[i][3] for key, rows in grid.items()}
         out.append(dict(claim=claim, **{"the paper says": says, "we find": finding},
                         **{BASELINE_COLUMNS[b]: " / ".join(SHORT[verdicts[b, fr]] for fr in ONSET_FRACTIONS)
@@ -616,3 +621,58 @@ def tidy_summary(tables: dict[str, pd.DataFrame], n_boot: int = 2000) -> pd.Data
                 rows.append(dict(sweep=sweep, measure=metric, k=k, p=p, module=module, mean=mean, low=low, high=high,
                                  models=int(group[column].notna().sum())))
     return pd.DataFrame(rows, columns=["sweep", "measure", "k", "p", "module", "mean", "low", "high", "models"])
+
+
+MATRIX_CLAIMS = {"a": "(a) rises with sparsity", "b": "(b) rises only for p < 0.01", "c": "(c) the mask's rise by p < 0.11",
+                 "d": "(d) little at Q = 0.35", "e": "(e) every model performs well",
+                 "f": "(f) masks do better on trained networks"}
+MATRIX_KEY = ("yes: reproduced; partly: half of the claim holds; no: not reproduced; depends: the verdict changes "
+              "with the share of the rise an onset needs (0.1, 0.25, 0.5); · : the claim says nothing of this measure. "
+              "Where the modules disagree, each follows in brackets (0: module 0, 1: module 1).")
+
+
+def one_module(table: pd.DataFrame, module: int) -> pd.DataFrame:
+    """``table`` with the other module's metric rows replaced by ``module``'s mirrored (its row
+    for sub-task t becomes the other module's for 1 - t), so that both modules' specialization
+    is ``module``'s and every measure of their mean reads that module alone."""
+    metric = table["metric"].isin(METRICS)
+    own = table[metric & (table["module"] == module)]
+    mirrored = own.assign(module=1 - module, subtask=1 - own["subtask"])
+    return pd.concat([table[~metric], own, mirrored], ignore_index=True)
+
+
+def primary_verdicts(table: pd.DataFrame, resamples: int = 1000) -> dict[tuple[str, str], str]:
+    """Each claim's verdict per (claim, measure) under the paper's own reading, the rise measured
+    from p = 1, in `SHORT` words: the same at every onset fraction, or "depends"."""
+    levels = tuple(sorted(specialization_frame(table)["p"].unique()))
+    per_fraction = [claim_verdicts(claim_figures(table, resamples, fraction) | {"levels": levels})
+                    for fraction in ONSET_FRACTIONS]
+    out = {}
+    for rows in zip(*per_fraction):
+        verdicts = {row[3] for row in rows}
+        out[rows[0][0], rows[0][4]] = SHORT[verdicts.pop()] if len(verdicts) == 1 else "depends"
+    return out
+
+
+def verdict_matrix(tables: dict[str, pd.DataFrame], resamples: int = 1000) -> pd.DataFrame:
+    """The claims (rows, `MATRIX_CLAIMS`) against the three measures (columns), for each sweep of
+    ``tables`` (label to table), judged as `primary_verdicts` on the mean of the two modules, with
+    each module's verdict beside it where the two modules' differ (`one_module`); `MATRIX_KEY`
+    reads it. (e) is judged per architecture: the bottleneck models under the bottleneck measure,
+    the standard ones under the others."""
+    columns = {}
+    for label, table in tables.items():
+        both = primary_verdicts(table, resamples)
+        modules = [primary_verdicts(one_module(table, n), resamples) for n in (0, 1)]
+        for metric in MEASURES:
+            cells = []
+            for claim in MATRIX_CLAIMS:
+                if claim == "e":
+                    models = table[table["architecture"] == ("bottleneck" if metric == "bottleneck" else "standard")]
+                    cells.append(SHORT[accuracy_verdict(claim_figures(models))] if len(models) else "·")
+                    continue
+                key = (claim, metric)
+                verdict, each = both.get(key, "·"), [m.get(key, "·") for m in modules]
+                cells.append(verdict if each[0] == each[1] else f"{verdict} (0: {each[0]}, 1: {each[1]})")
+            columns[label, metric.replace("_", " ")] = cells
+    return pd.DataFrame(columns, index=list(MATRIX_CLAIMS.values()))
