@@ -9,8 +9,9 @@ stored sweeps again is `modlib.sweep.reproduce`.
 Each finished job writes its rows to ``<results>/<name>/jobs/<job>.csv`` atomically, whoever
 runs it; ``--resume`` skips jobs already there or already in the merged table. Whenever a
 process ends, all finished jobs are merged (under a file lock) into ``results.csv`` (one row per
-model, module, sub-task and metric, plus each model's final test accuracy and its train and
-test accuracy after every epoch) and ``provenance.json`` (config, commit, versions, machine,
+model, module, sub-task and metric, plus each model's final test accuracy, the epoch kept,
+which module decides and each module's readout norm, and after every epoch its train and test
+accuracy, test loss, decision shares and readout norms) and ``provenance.json`` (config, commit, versions, machine,
 the commands and timings).
 """
 
