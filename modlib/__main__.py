@@ -118,7 +118,14 @@ def cmd_sweep(args):
     from pathlib import Path
 
     from modlib.sweep import base_config, config_with_overrides, read_provenance, run_sweep
+    from modlib.sweep.presets import ABOUT
 
+    if args.list:
+        print_presets(args.results)
+        return
+    if args.preset is None:
+        raise ValueError("sweep needs --preset NAME: a preset (python -m modlib sweep --list shows them) or a sweep "
+                         "you ran")
     overrides = given(args, SWEEP_SETTINGS)
     if args.ensemble == "auto":
         from modlib.ensemble import auto_size
@@ -132,6 +139,9 @@ def cmd_sweep(args):
     base = base_config(args.preset, args.results)
     cfg = config_with_overrides(base, **overrides)
     if args.show:
+        if args.preset in ABOUT:
+            group, about = ABOUT[args.preset]
+            print(f"{'preset':>15}: {args.preset} ({group}): {about}")
         for key, value in cfg.to_dict().items():
             unused = " (not used: k_values are given)" if key == "levels" and cfg.k_values else ""
             print(f"{key:>15}: {value}{unused}")
@@ -147,6 +157,22 @@ def cmd_sweep(args):
                        workers=args.workers, executor=cluster_executor(args))
     stored = read_provenance(cfg.name, args.results)
     print(f"{stored['jobs_finished']} of {stored['jobs_total']} jobs finished; results in {folder / 'results.csv'}")
+
+
+def print_presets(results: str) -> None:
+    """The presets by group: name, models, minutes of the stored sweep (provenance) and what it asks."""
+    from modlib.sweep.presets import preset_table
+
+    table = preset_table(results)
+    width = table["preset"].str.len().max()
+    print(f"{'preset':<{width}}  models  minutes  what it asks (minutes: the stored sweep's wall time, 2 CPU cores "
+          f"unless said)")
+    for group, rows in table.groupby("group", observed=True, sort=False):
+        print(f"\n{group}")
+        for row in rows.itertuples():
+            minutes = "" if row.minutes != row.minutes else f"{row.minutes:.0f}"  # NaN: not stored
+            where = " (on a GPU)" if row.preset == "paper-cuda" else ""
+            print(f"{row.preset:<{width}}  {row.models:>6}  {minutes:>7}  {row.about}{where}")
 
 
 def cmd_rerun(args):
@@ -374,14 +400,17 @@ def build_parser() -> argparse.ArgumentParser:
     from pathlib import Path
 
     from modlib.metrics import METRICS
-    from modlib.sweep import MEASUREMENTS, PRESETS
+    from modlib.sweep import MEASUREMENTS
     from modlib.sweep.config import GRIDS
+    from modlib.sweep.presets import GROUPS
     from modlib.sweep.cluster import EXECUTORS
 
     p = sub.add_parser("sweep", help="train and measure every (level, seed, architecture)")
-    p.add_argument("--preset", required=True, help=f"one of {', '.join(PRESETS)}; or the name of a sweep you ran "
-                   f"(in --results), to resume or change it; --show lists its settings")
-    p.add_argument("--show", action="store_true", help="print the settings and exit")
+    p.add_argument("--preset", help=f"a preset, in groups: {'; '.join(GROUPS)} (--list shows them all, with what "
+                   f"each asks and costs); or the name of a sweep you ran (in --results), to resume or change it; "
+                   f"--show lists its settings")
+    p.add_argument("--list", action="store_true", help="print the presets by group, with their models and times, and exit")
+    p.add_argument("--show", action="store_true", help="print the settings (and a preset's description) and exit")
     p.add_argument("--resume", action="store_true", help="skip finished jobs")
     p.add_argument("--fresh", action="store_true", help="discard stored results of this sweep first")
     p.add_argument("--shard", default="0/1", help="i/n: run every n-th job starting at i")
@@ -460,8 +489,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FIRST_COMMANDS = (
+    ("python -m modlib sweep --list", "the stored sweeps by group: what each asks, its models and minutes"),
+    ("python -m modlib claims --preset paper", "the paper's claims checked against the stored paper sweep"),
+    ("python -m modlib train -k 22 --out runs/k22", "train one model (about a minute), then: metrics runs/k22"),
+)
+
+
+def overview(parser: argparse.ArgumentParser) -> str:
+    """What ``python -m modlib`` alone prints: each command in a line, and where to start."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    lines = ["usage: python -m modlib COMMAND [options]   (python -m modlib COMMAND --help for its options)", ""]
+    lines += [f"  {choice.dest:<10} {choice.help}" for choice in commands._choices_actions]
+    lines += ["", "to start:"] + [f"  {command:<44} # {what}" for command, what in FIRST_COMMANDS]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        print(overview(parser))
+        return 0
+    args = parser.parse_args(argv)
     try:
         set_threads(args)
         if getattr(args, "device", None):

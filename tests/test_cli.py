@@ -271,3 +271,40 @@ def test_train_with_the_authors_training_choices_records_them(tmp_path):
     assert (record["train"]["optimizer"], record["train"]["keep"], record["train"]["normalize"]) == \
         ("adam", "best-loss", True)
     assert record["kept_epoch"] in (1, 2) and len(record["history"]) == 2
+
+
+def test_every_preset_has_a_group_and_a_description_and_the_list_shows_them_all():
+    from modlib.sweep import PRESETS
+    from modlib.sweep.presets import ABOUT, GROUPS, preset_table
+
+    assert set(ABOUT) == set(PRESETS)
+    assert all(group in GROUPS and len(about) > 20 for group, about in ABOUT.values())
+    result = cli("sweep", "--list")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    listed = [line.split()[0] for line in lines[1:] if line and line.split()[0] in PRESETS]
+    assert sorted(listed) == sorted(PRESETS)
+    headers = [line for line in lines if line in GROUPS]
+    assert headers == list(GROUPS)  # every group, in order, each once
+    table = preset_table().set_index("preset")
+    paper = next(line for line in lines if line.startswith("paper "))
+    assert paper.split()[1:3] == ["200", f"{table.loc['paper', 'minutes']:.0f}"]  # models, minutes from provenance
+
+
+def test_the_help_names_the_groups_and_show_gives_the_description():
+    from modlib.sweep.presets import ABOUT, GROUPS
+
+    helped = cli("sweep", "--help")
+    assert "--list" in helped.stdout and all(group.split()[-1] in helped.stdout for group in GROUPS)
+    shown = cli("sweep", "--preset", "crossing", "--show")
+    assert shown.returncode == 0 and ABOUT["crossing"][1] in shown.stdout
+    missing = cli("sweep")
+    assert missing.returncode == 1 and "sweep --list" in missing.stderr
+
+
+def test_modlib_alone_lists_its_commands_and_where_to_start():
+    result = cli()
+    assert result.returncode == 0, result.stderr
+    for command in ("data", "train", "metrics", "bench", "sweep", "claims", "rerun", "reproduce", "figures"):
+        assert any(line.split()[:1] == [command] for line in result.stdout.splitlines()), command
+    assert "sweep --list" in result.stdout and "claims --preset paper" in result.stdout

@@ -11,42 +11,50 @@ from modlib.metrics import METRICS
 from modlib.sweep.config import SweepConfig
 
 
-PRESETS = {
-    "paper": SweepConfig(name="paper"),
-    "smoke": SweepConfig(name="smoke", levels=3, seeds=1, epochs=1, train_images=6000, test_images=2000),
-    # Is the paper's 5-epoch budget what keeps the sparsest and densest models below 0.90?
-    "long": SweepConfig(name="long", levels=3, seeds=3, architectures=("standard",), metrics=(), epochs=15),
-    # Ten seeds per level leave claim (b) undecided for the correlation measure (book, intro):
-    # the paper sweep's standard models with 30 seeds (the first ten are the paper's), correlation only.
-    "correlation-30": SweepConfig(name="correlation-30", seeds=30, architectures=("standard",),
-                                  metrics=("correlation",)),
-    # The paper sweep on a GPU, whose rounding differs from the CPU's: do the verdicts depend on it?
-    "paper-cuda": SweepConfig(name="paper-cuda", device="cuda"),
-    # The paper sweep with the compiled training step (modlib.native), equal to "torch"'s only to
-    # rounding: do the verdicts hold, and how much sooner is it done?
-    "paper-native": SweepConfig(name="paper-native", engine="native"),
-    # A control for Deep-R (modlib.deepr): what do its fixed signs and restarts cost, and does
-    # specialization need connections that Deep-R chose? The paper sweep's models at four of its
-    # levels, with the connections drawn at the start kept and free to change sign.
-    "no-rewire": SweepConfig(name="no-rewire", levels=4, rewire=False),
-    # Its counterpart: the fully connected models with the authors' Deep-R rate at p = 1 (0.001),
-    # ten seeds and both architectures, paired with the paper sweep's; accuracy only.
-    "dense-authors-rate": SweepConfig(name="dense-authors-rate", k_values=(10_000,), metrics=(),
-                                      deepr_lr_range=(0.1, 0.001)),
-    # Both changes at once: at the authors' rate, do the restarts still cost accuracy?
-    "dense-authors-rate-no-rewire": SweepConfig(name="dense-authors-rate-no-rewire", k_values=(10_000,),
-                                                metrics=(), deepr_lr_range=(0.1, 0.001), rewire=False),
-}
+# Presets by group, in the order `python -m modlib sweep --list` shows them.
+GROUPS = ("the paper", "the authors' code", "controls and variants", "the metric's choices", "beyond the paper",
+          "engines and devices")
+PRESETS: dict[str, SweepConfig] = {}
+ABOUT: dict[str, tuple[str, str]] = {}  # name -> (group, one line on what the sweep asks)
+
+
+def preset(cfg: SweepConfig, group: str, about: str) -> None:
+    """Register ``cfg`` as the preset of its name, in ``group``, described by ``about``."""
+    assert group in GROUPS and cfg.name not in PRESETS, (group, cfg.name)
+    PRESETS[cfg.name] = cfg
+    ABOUT[cfg.name] = (group, about)
+
+
+preset(SweepConfig(name="paper"), "the paper", "the paper's sweep: 10 levels, 10 seeds, both architectures")
+preset(SweepConfig(name="smoke", levels=3, seeds=1, epochs=1, train_images=6000, test_images=2000),
+       "engines and devices", "a quick check that everything runs (1 epoch on a tenth of MNIST)")
+preset(SweepConfig(name="long", levels=3, seeds=3, architectures=("standard",), metrics=(), epochs=15),
+       "the paper", "is the 5-epoch budget what keeps the sparsest and densest models below 0.90? 15 epochs")
+preset(SweepConfig(name="correlation-30", seeds=30, architectures=("standard",), metrics=("correlation",)),
+       "the paper", "claim (b) for the correlation measure with 30 seeds (the first ten are the paper's)")
+preset(SweepConfig(name="paper-cuda", device="cuda"), "engines and devices",
+       "the paper sweep on a GPU, whose rounding differs: do the verdicts depend on it?")
+preset(SweepConfig(name="paper-native", engine="native"), "engines and devices",
+       "the paper sweep with the compiled training step (the same to rounding): verdicts and time")
+preset(SweepConfig(name="no-rewire", levels=4, rewire=False), "controls and variants",
+       "Deep-R keeps the connections it starts with, free to change sign: does specialization need its choice?")
+preset(SweepConfig(name="dense-authors-rate", k_values=(10_000,), metrics=(), deepr_lr_range=(0.1, 0.001)),
+       "the authors' code", "the fully connected models with the authors' Deep-R rate at p = 1 (0.001); accuracy")
+preset(SweepConfig(name="dense-authors-rate-no-rewire", k_values=(10_000,), metrics=(), deepr_lr_range=(0.1, 0.001),
+                   rewire=False),
+       "the authors' code", "both changes at once: at the authors' rate, do Deep-R's restarts still cost accuracy?")
 # Beyond the paper (its discussion asks for it): the paper sweep on tasks that need more than one
 # bit to cross between the modules, the other digit mod m (modlib.task; m = 2 is the paper sweep).
 MODULUS_SWEEPS = (4, 10)
 for _m in MODULUS_SWEEPS:
-    PRESETS[f"modulus-{_m}"] = SweepConfig(name=f"modulus-{_m}", modulus=_m)
+    preset(SweepConfig(name=f"modulus-{_m}", modulus=_m), "beyond the paper",
+           f"the paper sweep on a task that needs the other digit mod {_m} to cross")
 # In the paper's 5 (7) epochs the harder tasks end less accurate. Trained for 15, at three levels
 # with five seeds: does the extra specialization at m = 10 outlast the accuracy gap?
 LONG_MODULI = (2, 10)
 for _m in LONG_MODULI:
-    PRESETS[f"modulus-{_m}-long"] = SweepConfig(name=f"modulus-{_m}-long", levels=3, seeds=5, epochs=15, modulus=_m)
+    preset(SweepConfig(name=f"modulus-{_m}-long", levels=3, seeds=5, epochs=15, modulus=_m), "beyond the paper",
+           f"modulus {_m} trained for 15 epochs at three levels: does the difference outlast the accuracy gap?")
 # The authors' code differs from the paper's text, or fills a gap in it, in ways that could
 # matter (replication notes): each variant changes one such setting (noexclude: two), and is
 # labelled for the book's comparison.
@@ -65,9 +73,9 @@ VARIANTS = {
 }
 # What crosses a handful of connections: more than the parity bit the task needs? And which module
 # decides where? The standard models of the paper sweep at its four sparsest levels.
-PRESETS["crossing"] = SweepConfig(name="crossing", k_values=(1, 3, 8, 22), architectures=("standard",),
-                                  metrics=("crossing",))
-# The authors' main script's choices all at once (replication notes), where the variants above try
+preset(SweepConfig(name="crossing", k_values=(1, 3, 8, 22), architectures=("standard",), metrics=("crossing",)),
+       "controls and variants", "how much of the other digit crosses 1 to 22 connections, beyond the parity bit")
+# The authors' main script's choices all at once (replication notes), where the variants below try
 # each alone: is a disagreement with the paper the text's or the code's? The code's target is the
 # prose reading, the default; its masks were averaged over several initialisations.
 AUTHORS_CHOICES = dict(decision="absmax", message="before", exclude=False, balance=False, init="pytorch",
@@ -75,21 +83,23 @@ AUTHORS_CHOICES = dict(decision="absmax", message="before", exclude=False, balan
                        optimizer="adam", lr_decay=0.9, normalize=True, fixed_pairs=True, keep="best-loss",
                        train_readout=False, grid="authors", mask_fraction=0.1, mask_selection="signed",
                        mask_repeats=3)
-PRESETS["authors"] = SweepConfig(name="authors", random_masks=True, **AUTHORS_CHOICES)
-# Claim (f): masks on the trained standard models against masks on the same models untrained.
-PRESETS["random-masks"] = SweepConfig(name="random-masks", architectures=("standard",), metrics=("weight_mask",),
-                                      random_masks=True)
+preset(SweepConfig(name="authors", random_masks=True, **AUTHORS_CHOICES), "the authors' code",
+       "every choice of the authors' main script at once, on its levels: the text's results or the code's?")
+preset(SweepConfig(name="random-masks", architectures=("standard",), metrics=("weight_mask",), random_masks=True),
+       "the paper", "claim (f): masks on the trained standard models against the same models untrained")
 # The paper's rule for q: as high as possible while M(n, n) = 1 at k = 1. Each candidate q on the
 # sparsest models (analysis.calibrated_q picks), then the paper sweep's masks at the q it picks.
 MASK_Q_CANDIDATES = (0.0025, 0.005, 0.01, 0.02, 0.03, 0.05)
 for _q in MASK_Q_CANDIDATES:
-    PRESETS[f"mask-q-{_q:g}"] = SweepConfig(name=f"mask-q-{_q:g}", k_values=(1,), architectures=("standard",),
-                                            metrics=("weight_mask",), mask_fraction=_q)
+    preset(SweepConfig(name=f"mask-q-{_q:g}", k_values=(1,), architectures=("standard",), metrics=("weight_mask",),
+                       mask_fraction=_q),
+           "the metric's choices", f"the paper's rule for q: masks keeping {_q:g} of the weights at one connection")
 # No candidate meets the rule (module 0's masks for digit 0 keep module 1's weights at every q), so
 # this is the candidate that comes closest (analysis.calibrated_q, checked against the stored search).
 MASK_Q_CALIBRATED = 0.0025
-PRESETS["mask-q-calibrated"] = SweepConfig(name="mask-q-calibrated", architectures=("standard",),
-                                           metrics=("weight_mask",), mask_fraction=MASK_Q_CALIBRATED)
+preset(SweepConfig(name="mask-q-calibrated", architectures=("standard",), metrics=("weight_mask",),
+                   mask_fraction=MASK_Q_CALIBRATED),
+       "the metric's choices", "the paper sweep's masks at the q closest to the paper's rule")
 # The weight mask's free choices that the paper leaves open, one at a time, on four levels and five
 # seeds, against mask-reference (the paper's settings; the same models, trained on the same machine):
 # how much does M depend on each?
@@ -97,20 +107,24 @@ MASK_SENSITIVITY = {"score-init-0.01": {"mask_score_init": 0.01}, "score-init-1"
                     "epochs-3": {"mask_epochs": 3}, "repeats-3": {"mask_repeats": 3},
                     "interconnections": {"mask_interconnections": True}}
 for _name, _change in {"reference": {}, **MASK_SENSITIVITY}.items():
-    PRESETS[f"mask-{_name}"] = SweepConfig(name=f"mask-{_name}", k_values=(1, 22, 464, 10_000), seeds=5,
-                                           architectures=("standard",), metrics=("weight_mask",), **_change)
+    _setting = ", ".join(f"{key} = {value}" for key, value in _change.items()) or "the paper's settings"
+    preset(SweepConfig(name=f"mask-{_name}", k_values=(1, 22, 464, 10_000), seeds=5, architectures=("standard",),
+                       metrics=("weight_mask",), **_change),
+           "the metric's choices", f"the weight mask's free choices, 4 levels x 5 seeds: {_setting}")
 # Which of the task's two asymmetries (modlib.task) makes module 1 the less specialised at the
 # sparsest levels: the target rule, the exclusion's direction, or both (a pure relabelling of the
 # modules, which should swap them)?
 MODULE_CONTROLS = {"equation": {"rule": "equation"}, "mirrored": {"exclusion": "mirrored"},
                    "swapped": {"rule": "equation", "exclusion": "mirrored"}}
+CONTROL_ABOUT = {"equation": "the target rule swapped", "mirrored": "the exclusion mirrored",
+                 "swapped": "both, the paper's task with the modules renamed"}
 for _name, _change in MODULE_CONTROLS.items():
-    PRESETS[f"control-{_name}"] = SweepConfig(name=f"control-{_name}", k_values=(1, 3, 8),
-                                              metrics=(*METRICS, "crossing"), **_change)
+    preset(SweepConfig(name=f"control-{_name}", k_values=(1, 3, 8), metrics=(*METRICS, "crossing"), **_change),
+           "controls and variants", f"which asymmetry makes the modules differ: {CONTROL_ABOUT[_name]}")
 VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
-for _name, (_, _change) in VARIANTS.items():
-    PRESETS[f"variant-{_name}"] = SweepConfig(name=f"variant-{_name}", **VARIANT_BASE, **_change)
-
+for _name, (_label, _change) in VARIANTS.items():
+    preset(SweepConfig(name=f"variant-{_name}", **VARIANT_BASE, **_change), "controls and variants",
+           f"one choice of the authors' code alone, 4 levels x 3 seeds: {_label}")
 
 
 def base_config(name: str, results: str | Path = "results") -> SweepConfig:
@@ -142,3 +156,26 @@ def reproduced_sweeps() -> list[str]:
     quick ``smoke`` one and the GPU's, which needs a GPU."""
     return [name for name, cfg in PRESETS.items() if name != "smoke" and cfg.device == "cpu"]
 
+
+
+def preset_table(results: str | Path = "results") -> "pd.DataFrame":
+    """Every preset with its group, what it asks, how many models it trains, and, where its sweep
+    is stored in ``results``, its wall time in minutes and the processor it ran on (its
+    provenance; NaN and "not stored" where it is not): what ``sweep --list`` prints and the
+    book's appendix shows."""
+    import pandas as pd
+
+    from modlib.sweep.store import made_on, read_provenance
+
+    rows = []
+    for name, cfg in PRESETS.items():
+        try:
+            provenance = read_provenance(name, results)
+            minutes, processor = provenance["wall_seconds"] / 60, made_on(provenance)
+        except FileNotFoundError:
+            minutes, processor = float("nan"), "not stored"
+        rows.append(dict(group=ABOUT[name][0], preset=name, about=ABOUT[name][1], models=len(cfg.jobs()),
+                         minutes=minutes, processor=processor))
+    table = pd.DataFrame(rows)
+    table["group"] = pd.Categorical(table["group"], GROUPS, ordered=True)
+    return table.sort_values("group", kind="stable").reset_index(drop=True)
