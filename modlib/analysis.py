@@ -676,3 +676,52 @@ def verdict_matrix(tables: dict[str, pd.DataFrame], resamples: int = 1000) -> pd
                 cells.append(verdict if each[0] == each[1] else f"{verdict} (0: {each[0]}, 1: {each[1]})")
             columns[label, metric.replace("_", " ")] = cells
     return pd.DataFrame(columns, index=list(MATRIX_CLAIMS.values()))
+
+
+def module0_share(table: pd.DataFrame) -> pd.Series:
+    """The share of the test pairs module 0 decides, per standard or bottleneck model
+    (architecture, k, seed): its ``decision_share`` row, or, in sweeps stored before those
+    rows, the mean over the two parity differences of its ``decides`` rows (the crossing
+    measurement; the two parities are equally frequent when the pairs are balanced)."""
+    keys = ["architecture", "k", "seed"]
+    rows = table[(table["metric"] == "decision_share") & table["subtask"].isna() & (table["module"] == 0)]
+    if len(rows):
+        return rows.set_index(keys)["value"].rename("module 0 decides")
+    rows = table[(table["metric"] == "decides") & (table["module"] == 0)]
+    if rows.empty:
+        raise ValueError("this table says nothing of which module decides: rerun its sweep with --fresh, or with "
+                         "--metrics crossing")
+    return rows.groupby(keys)["value"].mean().rename("module 0 decides")
+
+
+def asymmetry_and_decisions(table: pd.DataFrame, measure: str, ks: tuple[int, ...]) -> pd.DataFrame:
+    """Per model at the levels ``ks``: how much more specialised module 0 is than module 1 by
+    ``measure`` (``difference``), the share of the pairs module 0 decides (`module0_share`) and,
+    where the sweep records it, how much larger module 0's readout is than module 1's
+    (``readout difference``, Frobenius norms; at their random initial values when the readout
+    is frozen)."""
+    spec = specialization_frame(table[table["k"].isin(ks)])
+    spec = spec[spec["metric"] == measure].set_index(["architecture", "k", "seed"])
+    out = (spec["spec_0"] - spec["spec_1"]).rename("difference").to_frame().join(module0_share(table), how="inner")
+    norms = table[table["metric"] == "readout_norm"].pivot_table(index=["architecture", "k", "seed"],
+                                                                 columns="module", values="value")
+    if len(norms):
+        out = out.join((norms[0] - norms[1]).rename("readout difference"))
+    return out.reset_index()
+
+
+def seed_rank_correlation(frame: pd.DataFrame, x: str, y: str, resamples: int = 2000,
+                          seed: int = 0) -> tuple[float, float, float]:
+    """Spearman's rank correlation of columns ``x`` and ``y`` over the rows of ``frame``, with a
+    95% interval from resampling its seeds (a seed's models share their initial weights across
+    levels, so seeds, not models, are the independent draws)."""
+    def spearman(rows: pd.DataFrame) -> float:
+        return rows[x].rank().corr(rows[y].rank())
+
+    seeds = frame["seed"].unique()
+    by_seed = {s: frame[frame["seed"] == s] for s in seeds}
+    rng = np.random.default_rng(seed)
+    draws = [spearman(pd.concat([by_seed[s] for s in rng.choice(seeds, len(seeds))])) for _ in range(resamples)]
+    rho = float(spearman(frame))
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    return rho, float(low), float(high)

@@ -446,3 +446,21 @@ def test_the_verdict_matrix_shows_each_module_where_they_disagree():
     assert matrix.loc["(a) rises with sparsity", ("module 0 rises", "correlation")] == "yes (0: yes, 1: no)"
     assert matrix.loc["(a) rises with sparsity", ("both rise", "bottleneck")] == "·"  # no bottleneck rows
     assert matrix.loc["(e) every model performs well", ("both rise", "correlation")] == "yes"
+
+
+def test_who_decides_is_read_from_either_kind_of_row_and_joined_to_the_module_difference():
+    from modlib.analysis import asymmetry_and_decisions, module0_share, seed_rank_correlation
+
+    specs = {1e-4: [0.1, 0.2, 0.3, 0.4]}
+    table = spec_table(specs)
+    table.loc[table.module == 1, "value"] = 1.0  # module 1 not specialised: the difference is module 0's
+    shares = [0.9, 0.7, 0.5, 0.3]  # module 0 decides less where it is more specialised
+    decides = pd.DataFrame([dict(architecture="standard", k=1, seed=s, metric="decides", module=0, subtask=p,
+                                 value=share + (0.05 if p else -0.05)) for s, share in enumerate(shares) for p in (0, 1)])
+    assert module0_share(decides).tolist() == pytest.approx(shares)  # old sweeps: the mean over the parities
+    frame = asymmetry_and_decisions(pd.concat([table, decides]), "correlation", (1,))
+    assert frame["difference"].tolist() == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    rho, low, high = seed_rank_correlation(frame, "difference", "module 0 decides", resamples=200)
+    assert rho == pytest.approx(-1.0) and low <= -0.99 and high <= -0.99
+    with pytest.raises(ValueError, match="which module decides"):
+        module0_share(table)
