@@ -7,6 +7,8 @@ import json
 from dataclasses import fields, replace
 from pathlib import Path
 
+import pandas as pd
+
 from modlib.metrics import METRICS
 from modlib.sweep.config import SweepConfig
 
@@ -158,13 +160,11 @@ def reproduced_sweeps() -> list[str]:
 
 
 
-def preset_table(results: str | Path = "results") -> "pd.DataFrame":
+def preset_table(results: str | Path = "results") -> pd.DataFrame:
     """Every preset with its group, what it asks, how many models it trains, and, where its sweep
     is stored in ``results``, its wall time in minutes and the processor it ran on (its
     provenance; NaN and "not stored" where it is not): what ``sweep --list`` prints and the
     book's appendix shows."""
-    import pandas as pd
-
     from modlib.sweep.store import made_on, read_provenance
 
     rows = []
