@@ -210,6 +210,23 @@ def decider_share_figure(tables: dict):
     return fig
 
 
+def asymmetry_figure(frames: dict, measure: str):
+    """How much more specialised module 0 is than module 1 (``measure``) against the share of the
+    pairs module 0 decides, a point per model, a colour per sweep (``frames``: label to
+    `modlib.analysis.asymmetry_and_decisions`)."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.0))
+    for (label, frame), color in zip(frames.items(), plt.get_cmap("tab10").colors):
+        ax.scatter(frame["module 0 decides"], frame["difference"], s=14, color=color, alpha=0.8, label=label)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.axvline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("share of test pairs module 0 decides")
+    ax.set_ylabel(f"{LABELS[measure]}: module 0 minus module 1")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def accuracy_figure(table):
     """Test accuracy on the parity task against p, per architecture (the paper's fig. 5)."""
     fig, ax = plt.subplots(figsize=(6, 3.8))

@@ -131,3 +131,13 @@ def test_the_decision_curve_figure_draws_module_0s_share_per_level_and_epoch():
     fig = decision_curve_figure(pd.DataFrame(rows))
     lines = [line for line in fig.axes[0].lines if line.get_label().startswith("k = ")]
     assert [list(line.get_ydata()) for line in lines] == [[0.2, 0.2], [0.6, 0.6]]
+
+
+def test_the_asymmetry_figure_puts_a_point_per_model_and_a_colour_per_sweep():
+    from modlib.plots import asymmetry_figure
+
+    frames = {"a": pd.DataFrame({"module 0 decides": [0.2, 0.4], "difference": [0.5, 0.1]}),
+              "b": pd.DataFrame({"module 0 decides": [0.7], "difference": [-0.2]})}
+    ax = asymmetry_figure(frames, "weight_mask").axes[0]
+    assert [c.get_label() for c in ax.collections] == ["a", "b"]
+    assert ax.collections[0].get_offsets().tolist() == [[0.2, 0.5], [0.4, 0.1]]
