@@ -140,19 +140,29 @@ def test_flat_adadelta_matches_torch_adadelta_exactly():
     ours, ref = ModularRNN(10, 3, seed=1, n_inputs=20), ModularRNN(10, 3, seed=1, n_inputs=20)
     flat = FlatAdadelta(ours.module_parameters().values(), lr=0.5, rho=0.9)
     torch_opt = torch.optim.Adadelta(ref.module_parameters().values(), lr=0.5, rho=0.9)
-    x = torch.rand(16, 2, 20)
-    for step in range(5):
+
+    def before(step):
         if step == 2:
             ours.zero_grad(set_to_none=True)
+
+    step_side_by_side(ours, ref, flat, torch_opt, 5, before)
+    for (name, a), b in zip(ours.module_parameters().items(), ref.module_parameters().values()):
+        assert torch.equal(a, b), name
+    assert not torch.equal(ours.w_ih, ModularRNN(10, 3, seed=1, n_inputs=20).w_ih)  # it did train
+
+
+def step_side_by_side(ours, ref, flat, torch_opt, steps: int, before) -> None:
+    """``steps`` steps of our optimiser on ``ours`` and PyTorch's on ``ref`` from the same loss,
+    ``before(step)`` called first at each."""
+    x = torch.rand(16, 2, 20)
+    for step in range(steps):
+        before(step)
         flat.zero_grad()
         torch_opt.zero_grad()
         for model in (ours, ref):
             model(x).readouts.square().sum().backward()
         flat.step()
         torch_opt.step()
-    for (name, a), b in zip(ours.module_parameters().items(), ref.module_parameters().values()):
-        assert torch.equal(a, b), name
-    assert not torch.equal(ours.w_ih, ModularRNN(10, 3, seed=1, n_inputs=20).w_ih)  # it did train
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -183,16 +193,12 @@ def test_flat_adam_matches_torch_adam_as_its_rate_changes():
     ours, ref = ModularRNN(10, 3, seed=1, n_inputs=20), ModularRNN(10, 3, seed=1, n_inputs=20)
     flat = FlatAdam(ours.module_parameters().values(), lr=1e-3)
     torch_opt = torch.optim.Adam(ref.module_parameters().values(), lr=1e-3)
-    x = torch.rand(16, 2, 20)
-    for step in range(6):
+
+    def before(step):
         if step == 3:
             flat.lr = torch_opt.param_groups[0]["lr"] = 1e-3 * 0.9
-        flat.zero_grad()
-        torch_opt.zero_grad()
-        for model in (ours, ref):
-            model(x).readouts.square().sum().backward()
-        flat.step()
-        torch_opt.step()
+
+    step_side_by_side(ours, ref, flat, torch_opt, 6, before)
     for (name, a), b in zip(ours.module_parameters().items(), ref.module_parameters().values()):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7, msg=name)
     assert not torch.allclose(ours.w_hh, ModularRNN(10, 3, seed=1, n_inputs=20).w_hh)  # it did train
