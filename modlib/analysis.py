@@ -664,12 +664,13 @@ def verdict_matrix(tables: dict[str, pd.DataFrame], resamples: int = 1000) -> pd
     for label, table in tables.items():
         both = primary_verdicts(table, resamples)
         modules = [primary_verdicts(one_module(table, n), resamples) for n in (0, 1)]
+        accuracy = {arch: SHORT[accuracy_verdict(claim_figures(models, resamples))]
+                    for arch, models in table.groupby("architecture")}
         for metric in MEASURES:
             cells = []
             for claim in MATRIX_CLAIMS:
                 if claim == "e":
-                    models = table[table["architecture"] == ("bottleneck" if metric == "bottleneck" else "standard")]
-                    cells.append(SHORT[accuracy_verdict(claim_figures(models))] if len(models) else "·")
+                    cells.append(accuracy.get("bottleneck" if metric == "bottleneck" else "standard", "·"))
                     continue
                 key = (claim, metric)
                 verdict, each = both.get(key, "·"), [m.get(key, "·") for m in modules]
