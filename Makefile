@@ -30,7 +30,8 @@ chromium:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-# Recompute every stored result from scratch (about 4 hours on 2 cores), then build.
+# Recompute every stored result from scratch (hours on 2 cores: `python -m modlib sweep --list` gives each
+# sweep's time), then build.
 # The sweeps are every CPU preset of modlib.sweep.PRESETS but smoke (reproduced_sweeps), so that
 # a new preset is run too.
 # WORKERS processes share the cores (sweep --workers): two one-thread workers beat one two-thread

@@ -448,7 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_mask_arguments(p)
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("reproduce", help="recompute every stored CPU sweep from scratch (about 4 hours on 2 cores)")
+    p = sub.add_parser("reproduce",
+                       help="recompute every stored CPU sweep from scratch (hours: sweep --list gives each one's time)")
     p.add_argument("--resume", action="store_true", help="go on from where an interrupted reproduce stopped")
     p.add_argument("--workers", type=int, default=1, help="processes per sweep, sharing --threads (see sweep)")
     p.add_argument("--threads", type=int, help="torch CPU threads in all")
