@@ -409,7 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", help=f"a preset, in groups: {'; '.join(GROUPS)} (--list shows them all, with what "
                    f"each asks and costs); or the name of a sweep you ran (in --results), to resume or change it; "
                    f"--show lists its settings")
-    p.add_argument("--list", action="store_true", help="print the presets by group, with their models and times, and exit")
+    p.add_argument("--list", action="store_true",
+                   help="print the presets by group, with their models and times, and exit")
     p.add_argument("--show", action="store_true", help="print the settings (and a preset's description) and exit")
     p.add_argument("--resume", action="store_true", help="skip finished jobs")
     p.add_argument("--fresh", action="store_true", help="discard stored results of this sweep first")

@@ -623,11 +623,12 @@ def tidy_summary(tables: dict[str, pd.DataFrame], n_boot: int = 2000) -> pd.Data
     return pd.DataFrame(rows, columns=["sweep", "measure", "k", "p", "module", "mean", "low", "high", "models"])
 
 
-MATRIX_CLAIMS = {"a": "(a) rises with sparsity", "b": "(b) rises only for p < 0.01", "c": "(c) the mask's rise by p < 0.11",
-                 "d": "(d) little at Q = 0.35", "e": "(e) every model performs well",
+MATRIX_CLAIMS = {"a": "(a) rises with sparsity", "b": "(b) rises only for p < 0.01",
+                 "c": "(c) the mask's rise by p < 0.11", "d": "(d) little at Q = 0.35", "e": "(e) every model performs well",
                  "f": "(f) masks do better on trained networks"}
 MATRIX_KEY = ("yes: reproduced; partly: half of the claim holds; no: not reproduced; depends: the verdict changes "
-              "with the share of the rise an onset needs (0.1, 0.25, 0.5); · : the claim says nothing of this measure. "
+              "with the share of the rise an onset needs (0.1, 0.25, 0.5); · : the claim says nothing of this "
+              "measure. "
               "Where the modules disagree, each follows in brackets (0: module 0, 1: module 1).")
 
 

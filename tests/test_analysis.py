@@ -439,8 +439,8 @@ def test_the_verdict_matrix_shows_each_module_where_they_disagree():
     table = pd.concat([rising[rising.module == 0], flat[flat.module == 1]], ignore_index=True)
     accuracy = table[(table.metric == "correlation") & (table.module == 0) & (table.subtask == 0)].assign(
         metric="accuracy", module=np.nan, subtask=np.nan, value=0.95)
-    matrix = verdict_matrix({"both rise": pd.concat([rising, accuracy]), "module 0 rises": pd.concat([table, accuracy])},
-                            resamples=50)
+    matrix = verdict_matrix({"both rise": pd.concat([rising, accuracy]),
+                             "module 0 rises": pd.concat([table, accuracy])}, resamples=50)
     assert list(matrix.index) == list(MATRIX_CLAIMS.values())
     assert matrix.loc["(a) rises with sparsity", ("both rise", "correlation")] == "yes"
     assert matrix.loc["(a) rises with sparsity", ("module 0 rises", "correlation")] == "yes (0: yes, 1: no)"
@@ -456,7 +456,8 @@ def test_who_decides_is_read_from_either_kind_of_row_and_joined_to_the_module_di
     table.loc[table.module == 1, "value"] = 1.0  # module 1 not specialised: the difference is module 0's
     shares = [0.9, 0.7, 0.5, 0.3]  # module 0 decides less where it is more specialised
     decides = pd.DataFrame([dict(architecture="standard", k=1, seed=s, metric="decides", module=0, subtask=p,
-                                 value=share + (0.05 if p else -0.05)) for s, share in enumerate(shares) for p in (0, 1)])
+                                 value=share + (0.05 if p else -0.05))
+                            for s, share in enumerate(shares) for p in (0, 1)])
     assert module0_share(decides).tolist() == pytest.approx(shares)  # old sweeps: the mean over the parities
     frame = asymmetry_and_decisions(pd.concat([table, decides]), "correlation", (1,))
     assert frame["difference"].tolist() == pytest.approx([0.1, 0.2, 0.3, 0.4])
