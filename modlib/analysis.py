@@ -624,8 +624,8 @@ def tidy_summary(tables: dict[str, pd.DataFrame], n_boot: int = 2000) -> pd.Data
 
 
 MATRIX_CLAIMS = {"a": "(a) rises with sparsity", "b": "(b) rises only for p < 0.01",
-                 "c": "(c) the mask's rise by p < 0.11", "d": "(d) little at Q = 0.35", "e": "(e) every model performs well",
-                 "f": "(f) masks do better on trained networks"}
+                 "c": "(c) the mask's rise by p < 0.11", "d": "(d) little at Q = 0.35",
+                 "e": "(e) every model performs well", "f": "(f) masks do better on trained networks"}
 MATRIX_KEY = ("yes: reproduced; partly: half of the claim holds; no: not reproduced; depends: the verdict changes "
               "with the share of the rise an onset needs (0.1, 0.25, 0.5); · : the claim says nothing of this "
               "measure. "
