@@ -543,3 +543,13 @@ def test_an_ensemble_sweep_gives_the_one_by_one_table_to_rounding(tmp_path):
     numbers = ["value", "q", "job_seconds"]
     assert together.drop(columns=numbers).equals(alone.drop(columns=numbers))
     np.testing.assert_allclose(together[["value", "q"]], alone[["value", "q"]], atol=1e-4)
+
+
+def test_the_preset_table_reads_the_books_results_from_any_folder(tmp_path, monkeypatch):
+    """A chapter runs in book/, not at the repository's root: the table must still find the sweeps."""
+    from modlib.sweep.presets import preset_table
+
+    monkeypatch.chdir(tmp_path)
+    paper = preset_table().set_index("preset").loc["paper"]
+    assert paper["minutes"] == pytest.approx(read_provenance("paper")["wall_seconds"] / 60)
+    assert preset_table(tmp_path).set_index("preset").loc["paper", "processor"] == "not stored"

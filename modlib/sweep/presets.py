@@ -160,12 +160,14 @@ def reproduced_sweeps() -> list[str]:
 
 
 
-def preset_table(results: str | Path = "results") -> pd.DataFrame:
+def preset_table(results: str | Path | None = None) -> pd.DataFrame:
     """Every preset with its group, what it asks, how many models it trains, and, where its sweep
-    is stored in ``results``, its wall time in minutes and the processor it ran on (its
-    provenance; NaN and "not stored" where it is not): what ``sweep --list`` prints and the
-    book's appendix shows."""
-    from modlib.sweep.store import made_on, read_provenance
+    is stored in ``results`` (default: the results the book reads), its wall time in minutes and
+    the processor it ran on (its provenance; NaN and "not stored" where it is not): what
+    ``sweep --list`` prints and the book's appendix shows."""
+    from modlib.sweep.store import BOOK_RESULTS, made_on, read_provenance
+
+    results = BOOK_RESULTS if results is None else results
 
     rows = []
     for name, cfg in PRESETS.items():
