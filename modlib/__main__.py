@@ -161,7 +161,7 @@ def cmd_sweep(args):
 
 def print_presets(results: str) -> None:
     """The presets by group: name, models, minutes of the stored sweep (provenance) and what it asks."""
-    from modlib.sweep.presets import preset_table
+    from modlib.sweep.presets import PRESETS, preset_table
 
     table = preset_table(results)
     width = table["preset"].str.len().max()
@@ -171,7 +171,7 @@ def print_presets(results: str) -> None:
         print(f"\n{group}")
         for row in rows.itertuples():
             minutes = "" if row.minutes != row.minutes else f"{row.minutes:.0f}"  # NaN: not stored
-            where = " (on a GPU)" if row.preset == "paper-cuda" else ""
+            where = "" if PRESETS[row.preset].device == "cpu" else " (on a GPU)"
             print(f"{row.preset:<{width}}  {row.models:>6}  {minutes:>7}  {row.about}{where}")
 
 

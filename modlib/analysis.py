@@ -262,13 +262,20 @@ def claim_figures(table: pd.DataFrame, resamples: int = 1000, fraction: float = 
             window_share=((resampled >= EARLY_ONSET) & (resampled < FLAT_ABOVE)).mean(),
             at_q035=at_q, q035_share=(at_q - base) / rise if rise > 0 else np.nan).items()}
         figures |= dict(sparsest_p=float(curve.index[0]), densest_p=float(curve.index[-1]))
-    acc = table.loc[table["metric"] == "accuracy", "value"]
-    if len(acc):
-        figures |= dict(models=float(len(acc)), accuracy_share=float((acc >= 0.9).mean()),
-                        accuracy_median=float(acc.median()), accuracy_min=float(acc.min()))
+    figures |= accuracy_figures(table)
     if (table["metric"] == "mask_accuracy_untrained").any():
         figures |= untrained_mask_figures(table)
     return figures
+
+
+def accuracy_figures(table: pd.DataFrame) -> dict[str, float]:
+    """``models``, ``accuracy_share`` (share at or above 0.90 test accuracy), ``accuracy_median`` and
+    ``accuracy_min`` of the table's models; empty where it has no accuracies."""
+    acc = table.loc[table["metric"] == "accuracy", "value"]
+    if acc.empty:
+        return {}
+    return dict(models=float(len(acc)), accuracy_share=float((acc >= 0.9).mean()),
+                accuracy_median=float(acc.median()), accuracy_min=float(acc.min()))
 
 
 def mask_accuracy_pairs(table: pd.DataFrame) -> pd.DataFrame:
@@ -381,9 +388,7 @@ def claims(table: pd.DataFrame, resamples: int = 1000) -> pd.DataFrame:
     A claim that the sweep's levels cannot decide either way (b, c, d; (a) on a single level)
     is "not tested". Seed resamples (`bootstrap_onsets`) say how firm each onset is.
     """
-    levels = tuple(sorted(specialization_frame(table)["p"].unique()))
-    grid = {(b, fraction): claim_verdicts(claim_figures(table, resamples, fraction, b) | {"levels": levels})
-            for b in BASELINES for fraction in ONSET_FRACTIONS}
+    grid = verdict_grid(table, resamples)
     main = grid["densest", ONSET_FRACTION]
     out = []
     for i, (claim, says, finding, *_) in enumerate(main):
@@ -393,6 +398,14 @@ def claims(table: pd.DataFrame, resamples: int = 1000) -> pd.DataFrame:
                            for b in BASELINES},
                         verdict=overall_verdict(verdicts)))
     return pd.DataFrame(out, columns=["claim", "the paper says", "we find", *BASELINE_COLUMNS.values(), "verdict"])
+
+
+def verdict_grid(table: pd.DataFrame, resamples: int = 1000,
+                 baselines: tuple[str, ...] = BASELINES) -> dict[tuple[str, float], list]:
+    """`claim_verdicts` under each (baseline, fraction) of ``baselines`` x `ONSET_FRACTIONS`."""
+    levels = tuple(sorted(specialization_frame(table)["p"].unique()))
+    return {(b, fraction): claim_verdicts(claim_figures(table, resamples, fraction, b) | {"levels": levels})
+            for b in baselines for fraction in ONSET_FRACTIONS}
 
 
 SHORT = {"reproduced": "yes", "not reproduced": "no", "partly": "partly", "not tested": "untested"}
@@ -645,11 +658,8 @@ def one_module(table: pd.DataFrame, module: int) -> pd.DataFrame:
 def primary_verdicts(table: pd.DataFrame, resamples: int = 1000) -> dict[tuple[str, str], str]:
     """Each claim's verdict per (claim, measure) under the paper's own reading, the rise measured
     from p = 1, in `SHORT` words: the same at every onset fraction, or "depends"."""
-    levels = tuple(sorted(specialization_frame(table)["p"].unique()))
-    per_fraction = [claim_verdicts(claim_figures(table, resamples, fraction) | {"levels": levels})
-                    for fraction in ONSET_FRACTIONS]
     out = {}
-    for rows in zip(*per_fraction):
+    for rows in zip(*verdict_grid(table, resamples, ("densest",)).values()):
         verdicts = {row[3] for row in rows}
         out[rows[0][0], rows[0][4]] = SHORT[verdicts.pop()] if len(verdicts) == 1 else "depends"
     return out
@@ -665,7 +675,7 @@ def verdict_matrix(tables: dict[str, pd.DataFrame], resamples: int = 1000) -> pd
     for label, table in tables.items():
         both = primary_verdicts(table, resamples)
         modules = [primary_verdicts(one_module(table, n), resamples) for n in (0, 1)]
-        accuracy = {arch: SHORT[accuracy_verdict(claim_figures(models, resamples))]
+        accuracy = {arch: SHORT[accuracy_verdict(accuracy_figures(models))]
                     for arch, models in table.groupby("architecture")}
         for metric in MEASURES:
             cells = []

@@ -279,9 +279,6 @@ class FlatAdam(FlatAdadelta):
         self.flat.addcdiv_(self.exp_avg, denom, value=-self.lr / (1 - b1 ** self.steps))
 
 
-DENSE_OPTIMIZERS = {"adadelta": FlatAdadelta, "adam": FlatAdam}
-
-
 def trained_parameters(model: ModularRNN, cfg: TrainConfig) -> list[torch.Tensor]:
     """The dense parameters Adadelta trains: every per-module one, less the last readout layer
     (into the classes) when ``cfg.train_readout`` is off."""
