@@ -111,6 +111,25 @@ def test_the_authors_preset_makes_every_choice_of_their_main_script():
     assert PRESETS["authors"].metric_options("weight_mask")["selection"] == "signed"
 
 
+def test_each_authors_choice_is_one_variant_and_one_authors_minus_sweep():
+    """The variants named as the authors' choices add up to their configuration (less its grid,
+    which at a given k changes nothing), and each authors-minus sweep differs from
+    authors-reference in that choice alone, set to the text's value."""
+    from modlib.sweep import AUTHORS_VARIANTS, VARIANTS
+
+    added = {key: value for name in AUTHORS_VARIANTS for key, value in VARIANTS[name][1].items()}
+    authors = PRESETS["authors"].to_dict()
+    assert {key: authors[key] for key in added} == json.loads(json.dumps(added))
+    text, reference = PRESETS["variant-text"].to_dict(), PRESETS["authors-reference"].to_dict()
+    assert {key for key in authors if authors[key] != text[key]} - set(added) == \
+        {"name", "levels", "seeds", "architectures", "metrics", "grid", "random_masks"}
+    for name in AUTHORS_VARIANTS:
+        minus = PRESETS[f"authors-minus-{name}"].to_dict()
+        changed = {key for key in minus if minus[key] != reference[key]} - {"name"}
+        assert changed == set(VARIANTS[name][1]) and all(minus[key] == text[key] for key in changed), name
+        assert PRESETS[f"variant-{name}"].connections() == PRESETS[f"authors-minus-{name}"].connections()
+
+
 def test_listed_k_values_replace_the_geometric_levels():
     cfg = config_with_overrides("paper", name="x", k_values=(60, 1, 60))
     assert cfg.connections() == [1, 60]

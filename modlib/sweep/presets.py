@@ -57,6 +57,7 @@ LONG_MODULI = (2, 10)
 for _m in LONG_MODULI:
     preset(SweepConfig(name=f"modulus-{_m}-long", levels=3, seeds=5, epochs=15, modulus=_m), "beyond the paper",
            f"modulus {_m} trained for 15 epochs at three levels: does the difference outlast the accuracy gap?")
+VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
 # The authors' code differs from the paper's text, or fills a gap in it, in ways that could
 # matter (replication notes): each variant changes one such setting (noexclude: two), and is
 # labelled for the book's comparison.
@@ -72,6 +73,15 @@ VARIANTS = {
     "batch-256": ("batches of 256 pairs", {"batch_size": 256}),
     "batch-64": ("batches of 64 pairs", {"batch_size": 64}),
     "mask-repeats": ("3 weight masks averaged", {"mask_repeats": 3}),
+    "pytorch-init": ("PyTorch's default initialisation", {"init": "pytorch"}),
+    "adam": ("Adam 1e-3, x0.9 per epoch", {"optimizer": "adam", "lr_decay": 0.9}),
+    "normalize": ("inputs normalised", {"normalize": True}),
+    "fixed-pairs": ("each image keeps one partner", {"fixed_pairs": True}),
+    "best-loss": ("the epoch of lowest test loss kept", {"keep": "best-loss"}),
+    "length": ("up to 15 epochs, stop at 0.90 from epoch 3", {"epochs": 15, "stop_accuracy": 0.9,
+                                                               "stop_min_epochs": 3}),
+    "mask-fraction": ("masks keep 10% of the weights", {"mask_fraction": 0.1}),
+    "signed-masks": ("masks keep the top scores by sign", {"mask_selection": "signed"}),
 }
 # What crosses a handful of connections: more than the parity bit the task needs? And which module
 # decides where? The standard models of the paper sweep at its four sparsest levels.
@@ -87,6 +97,20 @@ AUTHORS_CHOICES = dict(decision="absmax", message="before", exclude=False, balan
                        mask_repeats=3)
 preset(SweepConfig(name="authors", random_masks=True, **AUTHORS_CHOICES), "the authors' code",
        "every choice of the authors' main script at once, on its levels: the text's results or the code's?")
+# Each choice of the authors' code both ways, on the variants' four levels and three seeds: added
+# alone to the text (the variants), and taken alone out of the authors' configuration (below), for
+# a choice that matters only together with another. The variants named here are the authors'
+# choices, together AUTHORS_CHOICES but for its grid of levels, which at a given k changes nothing.
+AUTHORS_VARIANTS = ("absmax", "before", "noexclude", "pytorch-init", "deepr-lr", "batch-64", "length", "adam",
+                    "normalize", "fixed-pairs", "best-loss", "frozen-readout", "mask-fraction", "signed-masks",
+                    "mask-repeats")
+AUTHORS_REFERENCE = {key: value for key, value in AUTHORS_CHOICES.items() if key != "grid"}
+preset(SweepConfig(name="authors-reference", **VARIANT_BASE, **AUTHORS_REFERENCE), "the authors' code",
+       "the authors' configuration at the variants' 4 levels x 3 seeds: the reference its choices are taken from")
+for _name in AUTHORS_VARIANTS:
+    _text = {key: getattr(SweepConfig(name="text"), key) for key in VARIANTS[_name][1]}
+    preset(SweepConfig(name=f"authors-minus-{_name}", **VARIANT_BASE, **{**AUTHORS_REFERENCE, **_text}),
+           "the authors' code", f"the authors' configuration but for one choice, the text's instead: {VARIANTS[_name][0]}")
 preset(SweepConfig(name="random-masks", architectures=("standard",), metrics=("weight_mask",), random_masks=True),
        "the paper", "claim (f): masks on the trained standard models against the same models untrained")
 # The paper's rule for q: as high as possible while M(n, n) = 1 at k = 1. Each candidate q on the
@@ -123,7 +147,6 @@ CONTROL_ABOUT = {"equation": "the target rule swapped", "mirrored": "the exclusi
 for _name, _change in MODULE_CONTROLS.items():
     preset(SweepConfig(name=f"control-{_name}", k_values=(1, 3, 8), metrics=(*METRICS, "crossing"), **_change),
            "controls and variants", f"which asymmetry makes the modules differ: {CONTROL_ABOUT[_name]}")
-VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
 for _name, (_label, _change) in VARIANTS.items():
     preset(SweepConfig(name=f"variant-{_name}", **VARIANT_BASE, **_change), "controls and variants",
            f"one choice of the authors' code alone, 4 levels x 3 seeds: {_label}")
