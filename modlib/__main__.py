@@ -26,14 +26,15 @@ def set_threads(args):
 
 # Config fields and the command-line arguments that set them (None: not given, keep the default).
 MODEL_SETTINGS = {"n_hidden": "hidden", "n_connections": "connections", "bottleneck": "bottleneck",
-                  "decision": "decision", "message": "message", "init": "init"}
+                  "decision": "decision", "message": "message", "init": "init", "n_steps": "steps"}
 TRAIN_SETTINGS = {"seed": "seed", "epochs": "epochs", "batch_size": "batch_size", "rule": "rule",
                   "modulus": "modulus", "exclude": "exclude", "exclusion": "exclusion", "balance": "balance",
                   "deepr_lr_range": "deepr_lr",
                   "train_readout": "train_readout", "stop_accuracy": "stop_accuracy", "train_images": "train_images",
                   "test_images": "test_images", "device": "device", "engine": "engine", "rewire": "rewire",
                   "optimizer": "optimizer", "lr": "lr", "lr_decay": "lr_decay", "normalize": "normalize",
-                  "fixed_pairs": "fixed_pairs", "keep": "keep", "stop_min_epochs": "stop_min_epochs"}
+                  "fixed_pairs": "fixed_pairs", "keep": "keep", "stop_min_epochs": "stop_min_epochs",
+                  "noise": "noise", "onsets": "onsets"}
 MASK_SETTINGS = {"mask_fraction": "mask_fraction", "mask_repeats": "mask_repeats",  # as MASK_OPTIONS in metrics
                  "mask_epochs": "mask_epochs", "mask_score_init": "mask_score_init",
                  "mask_interconnections": "mask_interconnections", "mask_selection": "mask_selection"}
@@ -82,7 +83,7 @@ def metric_config(args, record: dict):
     from modlib.train import TrainConfig
 
     trained = {key: record["train"][key] for key in ("modulus", "exclude", "exclusion", "balance", "normalize",
-                                                             "train_images", "test_images")
+                                                             "train_images", "test_images", "noise", "onsets")
                if key in record.get("train", {})}
     settings = {key: TRAIN_SETTINGS[key] for key in ("device", "train_images", "test_images")}
     return TrainConfig(**{**trained, **given(args, settings)})
@@ -100,8 +101,13 @@ def cmd_metrics(args):
     settings = given(args, MASK_SETTINGS)
     check_mask_options(**metric_options("weight_mask", settings))  # before any metric is computed
     model, record = load_run(args.run, args.device)
-    names = args.metric or applicable_metrics(model)
-    data = MetricData.load(metric_config(args, record), seed=args.seed)
+    cfg = metric_config(args, record)
+    names = args.metric or [name for name in applicable_metrics(model) if cfg.trial.static or name != "weight_mask"]
+    if not cfg.trial.static and "weight_mask" in names:
+        raise ValueError("the weight mask is measured on the paper's trial only (the same image at every step), and "
+                         f"{args.run} was trained with noise {cfg.noise} and {cfg.onsets} onsets: ask for "
+                         f"--metric correlation, cka or bottleneck")
+    data = MetricData.load(cfg, seed=args.seed)
     results = {}
     for name in names:
         start = time.perf_counter()
@@ -277,6 +283,7 @@ def add_setting_arguments(p):
     from modlib.native import ENGINES
     from modlib.task import EXCLUSIONS, RULES
     from modlib.train import KEEPS, OPTIMIZERS
+    from modlib.trial import ONSETS
 
     p.add_argument("--hidden", type=int, help="units per module N (default 100)")
     p.add_argument("--epochs", type=int, help="training epochs (default: the paper's 5, or 7 with a bottleneck)")
@@ -322,6 +329,13 @@ def add_setting_arguments(p):
     p.add_argument("--keep", choices=KEEPS,
                    help="which weights training ends with: last (default) or best-loss, the epoch with the lowest "
                         "test loss (the authors' code)")
+    p.add_argument("--steps", type=int, metavar="T", help="steps of a trial T (default: the paper's 5)")
+    p.add_argument("--noise", type=float, metavar="R",
+                   help="beyond the paper: mix structured noise of weight R in [0, 1] into every step's image "
+                        "(other images of the batch, masked; default 0, the paper's trial)")
+    p.add_argument("--onsets", choices=ONSETS,
+                   help="beyond the paper: fixed, each digit shown from the first step (default), or random, from a "
+                        "step drawn in 1..T-1 per pair and module, noise before it")
     p.add_argument("--rewire", action=argparse.BooleanOptionalAction,
                    help="Deep-R replaces a connection whose theta falls through zero (default: yes, the paper's); "
                         "--no-rewire is a control: the k connections drawn at the start are kept, and one that "

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from modlib.metrics import MEASURES, METRICS, specialization
-from modlib.sweep import BOOK_RESULTS, CURVES, LONG_MODULI, MODULUS_SWEEPS, VARIANTS, read_table
+from modlib.sweep import (AUTHORS_VARIANTS, BOOK_RESULTS, CURVES, LONG_MODULI, MODULUS_SWEEPS, VARIANTS,
+                          read_table)
 
 
 def specialization_frame(table: pd.DataFrame) -> pd.DataFrame:
@@ -473,6 +474,100 @@ def compare_variants(results: str | Path = BOOK_RESULTS) -> pd.DataFrame:
         raise FileNotFoundError("no stored variant results: run `python -m modlib sweep --preset variant-NAME` "
                                 f"for NAME in {', '.join(VARIANTS)} (or `make reproduce`)")
     return pd.concat(frames).pivot_table(index=["metric", "p"], columns="variant", values="value", sort=False)
+
+
+# Each of the authors' choices both ways (`modlib.sweep.presets.AUTHORS_VARIANTS`): its effect is
+# "with it" minus "without it", added to the text or taken from the authors' configuration.
+DIRECTIONS = {"added to the text": ("variant-{}", "variant-text"),
+              "taken from the authors'": ("authors-reference", "authors-minus-{}")}
+# The claims four levels can judge: (d) would rest on interpolating between p = 0.046 and 1 to
+# Q = 0.35, and (f) needs masks on untrained models, which these sweeps do not train.
+BOTH_WAYS_CLAIMS = ("a", "b", "c", "e")
+
+
+def model_values(table: pd.DataFrame) -> pd.DataFrame:
+    """Per model (p, seed): each module's specialization by each measure in the table
+    (``quantity`` "weight_mask, module 0", ...) and its test accuracy (``accuracy``)."""
+    spec = specialization_frame(table).melt(id_vars=["p", "seed", "metric"], value_vars=["spec_0", "spec_1"])
+    spec["quantity"] = spec["metric"] + ", module " + spec["variable"].str[-1]
+    accuracy = table.loc[table["metric"] == "accuracy", ["p", "seed", "value"]].assign(quantity="accuracy")
+    return pd.concat([spec[["p", "seed", "quantity", "value"]], accuracy], ignore_index=True)
+
+
+def choice_effect(with_choice: pd.DataFrame, without: pd.DataFrame, n_boot: int = 2000,
+                  seed: int = 0) -> pd.DataFrame:
+    """Mean of `model_values` in the sweep ``with_choice`` minus that in ``without``, per quantity
+    and level p, with a 95% bootstrap interval (each sweep's seeds resampled on their own: the two
+    are separate trainings). Rows (quantity, p); columns effect, low, high."""
+    a, b = model_values(with_choice), model_values(without)
+    rows = []
+    for (quantity, p), group in a.groupby(["quantity", "p"]):
+        other = b.loc[(b["quantity"] == quantity) & np.isclose(b["p"], p), "value"].to_numpy()
+        draws = bootstrap_means(group["value"].to_numpy(), n_boot, seed) - bootstrap_means(other, n_boot, seed + 1)
+        low, high = np.percentile(draws, [2.5, 97.5])
+        rows.append(dict(quantity=quantity, p=p, effect=group["value"].mean() - other.mean(), low=low, high=high))
+    return pd.DataFrame(rows).set_index(["quantity", "p"])
+
+
+def both_ways_tables(results: str | Path = BOOK_RESULTS) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """The stored tables of the both-ways sweeps (the two references, each authors' choice's
+    variant and authors-minus sweep), by sweep name, and the names of those not stored."""
+    names = ["variant-text", "authors-reference"] + [f"{stem}-{choice}" for choice in AUTHORS_VARIANTS
+                                                      for stem in ("variant", "authors-minus")]
+    tables, missing = {}, []
+    for name in names:
+        path = Path(results) / name / "results.csv"
+        if path.exists():
+            tables[name] = read_table(path)
+        else:
+            missing.append(name)
+    return tables, missing
+
+
+def both_ways_effects(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Each authors' choice's `choice_effect` in both `DIRECTIONS`, from `both_ways_tables`: rows
+    (choice, direction, quantity, p), the choice labelled as in `VARIANTS`; a direction whose two
+    sweeps are not both stored is left out."""
+    frames = {}
+    for choice in AUTHORS_VARIANTS:
+        for direction, (with_name, without_name) in DIRECTIONS.items():
+            pair = with_name.format(choice), without_name.format(choice)
+            if all(name in tables for name in pair):
+                frames[VARIANTS[choice][0], direction] = choice_effect(tables[pair[0]], tables[pair[1]])
+    return pd.concat(frames, names=["choice", "direction"])
+
+
+def both_ways_table(effects: pd.DataFrame, p: float) -> pd.DataFrame:
+    """`both_ways_effects` at level ``p`` as text, "effect [low, high]": a row per choice, a
+    column per (quantity, direction), the effects whose interval excludes zero marked with *."""
+    at = effects[np.isclose(effects.index.get_level_values("p"), p)].droplevel("p")
+    text = [f"{e:+.2f} [{lo:+.2f}, {hi:+.2f}]" + ("*" if lo > 0 or hi < 0 else "")
+            for e, lo, hi in at[["effect", "low", "high"]].to_numpy()]
+    wide = pd.Series(text, index=at.index).unstack(["quantity", "direction"])
+    choices = list(dict.fromkeys(effects.index.get_level_values("choice")))
+    return wide.reindex(choices).sort_index(axis=1, level="quantity", sort_remaining=False).fillna("not stored")
+
+
+def both_ways_verdicts(tables: dict[str, pd.DataFrame], resamples: int = 200) -> pd.DataFrame:
+    """Which verdicts each authors' choice moves, in each direction: the cells of `verdict_matrix`
+    (the paper's reading; each module where they differ), for the claims `BOTH_WAYS_CLAIMS`, that
+    differ between the sweep with the
+    choice and the one without, as "claim, measure: without -> with", or "none". The bootstrap
+    ``resamples`` only enter the matrix's shares, never its verdicts."""
+    matrices = {name: verdict_matrix({name: table}, resamples)[name] for name, table in tables.items()}
+    rows = []
+    for choice in AUTHORS_VARIANTS:
+        for direction, (with_name, without_name) in DIRECTIONS.items():
+            pair = with_name.format(choice), without_name.format(choice)
+            if not all(name in matrices for name in pair):
+                continue
+            with_, without = (matrices[name] for name in pair)
+            moved = [f"{claim[:3]} {measure}: {without.loc[claim, measure]} -> {with_.loc[claim, measure]}"
+                     for measure in with_.columns for claim in with_.index if claim[1] in BOTH_WAYS_CLAIMS
+                     and with_.loc[claim, measure] != without.loc[claim, measure] and with_.loc[claim, measure] != "·"]
+            rows.append(dict(choice=VARIANTS[choice][0], direction=direction, moved="; ".join(moved) or "none"))
+    return pd.DataFrame(rows).pivot(index="choice", columns="direction", values="moved").reindex(
+        [VARIANTS[c][0] for c in AUTHORS_VARIANTS]).dropna(how="all")
 
 
 def paired_accuracy(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

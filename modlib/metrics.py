@@ -78,31 +78,42 @@ def bottleneck_metric(model: ModularRNN, data: MetricData, epochs: int = 5, lr: 
         raise ValueError("the bottleneck metric needs a model with a bottleneck (bottleneck=5)")
     _, b_train, d_train = states(model, data.train, data.train_pairs)
     _, b_test, d_test = states(model, data.test, data.test_pairs)
+    tables = readout_tables(b_train, d_train, b_test, d_test, model.config.n_classes, epochs, lr, batch_size, seed,
+                            progress)
+    results = [{"M": table, "specialization": specialization(table)} for table in tables.reshape(-1, 2, 2)]
+    return results if isinstance(seed, list) else results[0]
+
+
+def readout_tables(train_states: torch.Tensor, d_train: torch.Tensor, test_states: torch.Tensor,
+                   d_test: torch.Tensor, classes: int = 10, epochs: int = 5, lr: float = 0.5, batch_size: int = 128,
+                   seed: int | list[int] = 0, progress: bool = True) -> np.ndarray:
+    """The bottleneck metric's tables ``[..., 2, 2]`` from frozen states ``[..., P, 2, width]``:
+    fresh readouts of each module n for each digit k, trained together (`bottleneck_metric`).
+    A leading axis of states (stacked models, or the steps of a trial) takes a list of seeds,
+    one per entry, each entry's readouts drawn and shuffled as they would be alone."""
     drawn = per_seed(seed)
-    width, classes = model.config.bottleneck, model.config.n_classes
+    width = train_states.shape[-1]
     w = drawn(lambda g: torch.empty(2, 2, classes, width).uniform_(-INIT_BOUND, INIT_BOUND, generator=g))
     b = drawn(lambda g: torch.empty(2, 2, classes).uniform_(-INIT_BOUND, INIT_BOUND, generator=g))
-    w, b = w.to(b_train.device).requires_grad_(), b.to(b_train.device).requires_grad_()
+    w, b = w.to(train_states.device).requires_grad_(), b.to(train_states.device).requires_grad_()
     opt = torch.optim.Adadelta([w, b], lr=lr, rho=0.9)
 
     def logits(states_):  # [P, module n, sub-task k, classes]
         return torch.einsum("...pni,...nkoi->...pnko", states_, w) + b.unsqueeze(-4)
 
     for _ in tqdm(range(epochs), desc="bottleneck readouts", leave=False, disable=not progress):
-        order = drawn(lambda g: torch.randperm(b_train.shape[-3], generator=g)).to(b_train.device)
+        order = drawn(lambda g: torch.randperm(train_states.shape[-3], generator=g)).to(train_states.device)
         for start in range(0, order.shape[-1], batch_size):
             idx = order[..., start:start + batch_size]
-            out = logits(b_train.take_along_dim(idx[..., None, None], dim=-3))
+            out = logits(train_states.take_along_dim(idx[..., None, None], dim=-3))
             target = d_train[idx].unsqueeze(-2).expand(*idx.shape, 2, 2)  # digit k for every module n
             loss = F.cross_entropy(out.reshape(-1, classes), target.reshape(-1), reduction="none")
             opt.zero_grad()
             (loss.view(*idx.shape, 4).mean(-2).sum()).backward()
             opt.step()
     with torch.no_grad():
-        correct = logits(b_test).argmax(-1) == d_test.unsqueeze(-2)
-    tables = correct.double().mean(-3).cpu().numpy()
-    results = [{"M": table, "specialization": specialization(table)} for table in tables.reshape(-1, 2, 2)]
-    return results if isinstance(seed, list) else results[0]
+        correct = logits(test_states).argmax(-1) == d_test.unsqueeze(-2)
+    return correct.double().mean(-3).cpu().numpy()
 
 
 def per_seed(seed: int | list[int]):

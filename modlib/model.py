@@ -113,16 +113,18 @@ class Output(NamedTuple):
     bottleneck: torch.Tensor | None  # [B, 2, bottleneck] b^(n), when present
 
 
-def recurrence(drive: torch.Tensor, w: torch.Tensor, n_steps: int) -> torch.Tensor:
+def recurrence(drive: torch.Tensor, w: torch.Tensor, n_steps: int, per_step: bool = False) -> torch.Tensor:
     """Every state ``[T, B, 2N]`` of ``h_t = tanh(drive + h_{t-1} W^T)`` from ``h_0 = 0``;
     ``drive`` ``[B, 2N]`` is the input term plus biases, ``w`` ``[2N, 2N]``. Stacked models
-    (`modlib.ensemble`) add a leading axis to both: ``[M, B, 2N]``, ``[M, 2N, 2N]``."""
-    hs = torch.empty((n_steps, *drive.shape), dtype=drive.dtype, device=drive.device)
-    tanh_(hs[0].copy_(drive))
+    (`modlib.ensemble`) add a leading axis to both: ``[M, B, 2N]``, ``[M, 2N, 2N]``. With
+    ``per_step``, ``drive`` has one per step, ``[T, B, 2N]`` (inputs that change over the trial)."""
+    drives = drive if per_step else [drive] * n_steps
+    hs = torch.empty((n_steps, *drive.shape[per_step:]), dtype=drive.dtype, device=drive.device)
+    tanh_(hs[0].copy_(drives[0]))
     wt = w.transpose(-1, -2)
     product = torch.addmm if w.dim() == 2 else torch.baddbmm
     for t in range(1, n_steps):
-        tanh_(product(drive, hs[t - 1], wt, out=hs[t]))
+        tanh_(product(drives[t], hs[t - 1], wt, out=hs[t]))
     return hs
 
 
@@ -132,9 +134,10 @@ def tanh_(z: torch.Tensor) -> torch.Tensor:
     return z.mul_(2).sigmoid_().mul_(2).sub_(1)
 
 
-def recurrence_backward(hs: torch.Tensor, w: torch.Tensor, grad_h: torch.Tensor):
+def recurrence_backward(hs: torch.Tensor, w: torch.Tensor, grad_h: torch.Tensor, per_step: bool = False):
     """Back-propagation through time from the gradient at ``h_T``: returns the gradients of
-    ``drive`` and ``w``, the latter as one product over all steps instead of T - 1."""
+    ``drive`` (each step's, ``[T, B, 2N]``, with ``per_step``) and ``w``, the latter as one
+    product over all steps instead of T - 1."""
     dz = torch.empty_like(hs)  # gradient at each step's pre-activation
     dh = grad_h
     for t in range(len(hs) - 1, -1, -1):
@@ -142,7 +145,7 @@ def recurrence_backward(hs: torch.Tensor, w: torch.Tensor, grad_h: torch.Tensor)
         if t > 0:
             dh = dz[t] @ w
     d_w = steps_and_batch(dz[1:]).transpose(-1, -2) @ steps_and_batch(hs[:-1])
-    return dz.sum(0), d_w
+    return (dz if per_step else dz.sum(0)), d_w
 
 
 def steps_and_batch(h: torch.Tensor) -> torch.Tensor:
@@ -161,16 +164,17 @@ class Recurrence(torch.autograd.Function):
     bookkeeping costs more than the matmuls at these sizes."""
 
     @staticmethod
-    def forward(ctx, drive: torch.Tensor, w: torch.Tensor, n_steps: int) -> torch.Tensor:
+    def forward(ctx, drive: torch.Tensor, w: torch.Tensor, n_steps: int, per_step: bool = False) -> torch.Tensor:
         """``h_T`` ``[B, 2N]``; keeps every state for the backward pass."""
-        hs = recurrence(drive, w, n_steps)
+        hs = recurrence(drive, w, n_steps, per_step)
         ctx.save_for_backward(hs, w)
+        ctx.per_step = per_step
         return hs[-1].clone()
 
     @staticmethod
     def backward(ctx, grad_h: torch.Tensor):
         """Gradients of ``drive`` and ``w`` (`recurrence_backward`)."""
-        return *recurrence_backward(*ctx.saved_tensors, grad_h), None
+        return *recurrence_backward(*ctx.saved_tensors, grad_h, ctx.per_step), None, None
 
 
 def grad_buffer(p: torch.Tensor) -> torch.Tensor:
@@ -254,19 +258,41 @@ class ModularRNN(nn.Module):
             d_c = w_hh.transpose(-1, -2) @ d_c
         return d_w_hh, d_c.mul_(self.sign).mul_(self.theta.detach() > 0)
 
+    def per_step(self, x: torch.Tensor) -> bool:
+        """Whether inputs ``x`` change over the trial: one image per step, ``[T, B, 2, n_inputs]``
+        (`modlib.trial`), where the paper's are the same at every step, ``[B, 2, n_inputs]``."""
+        if x.dim() == self.theta.dim() + 1:
+            if self.theta.dim() > 3 or x.shape[0] != self.config.n_steps:
+                raise ValueError(f"inputs that change over the trial are [T = {self.config.n_steps}, B, 2, inputs] "
+                                 f"for one model (not stacked ones); got shape {tuple(x.shape)}")
+            return True
+        return False
+
     def input_drive(self, x: torch.Tensor) -> torch.Tensor:
         """The input term plus both biases, ``[B, 2N]``, for inputs ``x`` ``[B, 2, n_inputs]``
         (stacked models: ``[M, B, 2N]`` for ``[M, B, 2, n_inputs]``). The image is the same at
-        every step, so it is projected once, for both modules at once."""
+        every step, so it is projected once, for both modules at once. Inputs that change over
+        the trial (`per_step`) give one drive per step, ``[T, B, 2N]``."""
+        if self.per_step(x):
+            return self.input_drive(x.flatten(0, 1)).view(*x.shape[:2], -1)
         bias = (self.b_ih + self.b_hh).unsqueeze(-2)
         drive = torch.baddbmm(per_module(bias), per_module(x.transpose(-3, -2)), per_module(self.w_ih))
         batch = x.shape[:-2]
         return drive.view(*batch[:-1], 2, batch[-1], -1).transpose(-3, -2).reshape(*batch, -1)
 
     def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
-        """Last hidden states ``[B, 2, N]`` for inputs ``x`` of shape ``[B, 2, n_inputs]``."""
-        h = Recurrence.apply(self.input_drive(x), self.recurrent_matrix(), self.config.n_steps)
-        return h.view(*x.shape[:-2], 2, self.config.n_hidden)
+        """Last hidden states ``[B, 2, N]`` for inputs ``x`` of shape ``[B, 2, n_inputs]`` (or
+        ``[T, B, 2, n_inputs]``, `per_step`)."""
+        per_step = self.per_step(x)
+        h = Recurrence.apply(self.input_drive(x), self.recurrent_matrix(), self.config.n_steps, per_step)
+        return h.view(*x.shape[per_step:-2], 2, self.config.n_hidden)
+
+    @torch.no_grad()
+    def every_state(self, x: torch.Tensor) -> torch.Tensor:
+        """The hidden states of every step, ``[T, B, 2, N]``; the last is `hidden_states`' ``h_T``."""
+        per_step = self.per_step(x)
+        hs = recurrence(self.input_drive(x), self.recurrent_matrix(), self.config.n_steps, per_step)
+        return hs.view(self.config.n_steps, *x.shape[per_step:-2], 2, self.config.n_hidden)
 
     def readout_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """The per-module linear maps from ``h_T`` to the readout, ``(weight [2, out, in], bias [2, out])``:

@@ -227,6 +227,38 @@ def asymmetry_figure(frames: dict, measure: str):
     return fig
 
 
+def both_ways_figure(effects, ps: tuple[float, ...] = (1e-4, 1.0)):
+    """Each choice's effect (with it minus without it, 95% interval) in both directions, from
+    `modlib.analysis.both_ways_effects`: a row of panels per level in ``ps`` (default: k = 1 and
+    p = 1), a panel per quantity (each module by each measure, then accuracy), a row per choice.
+    Where the two directions agree, the choice acts the same whatever else is set."""
+    quantities = sorted(q for q in effects.index.unique("quantity") if q != "accuracy") + ["accuracy"]
+    choices = list(dict.fromkeys(effects.index.get_level_values("choice")))
+    directions = list(dict.fromkeys(effects.index.get_level_values("direction")))
+    fig, axes = plt.subplots(len(ps), len(quantities), figsize=(2.6 * len(quantities) + 2.4, 0.32 * len(choices) * len(ps)
+                                                                  + 1.2), sharey=True, squeeze=False)
+    y = np.arange(len(choices))
+    for row, p in zip(axes, ps):
+        for ax, quantity in zip(row, quantities):
+            for offset, direction, color in zip((-0.15, 0.15), directions, ("tab:blue", "tab:red")):
+                part = effects.xs(direction, level="direction")
+                at = part[(part.index.get_level_values("quantity") == quantity)
+                          & np.isclose(part.index.get_level_values("p"), p)].droplevel(["quantity", "p"])
+                at = at.reindex(choices)
+                ax.errorbar(at["effect"], y + offset, xerr=[at["effect"] - at["low"], at["high"] - at["effect"]],
+                            fmt="o", ms=3, lw=0.8, color=color, label=direction)
+            ax.axvline(0, color="grey", lw=0.8)
+            ax.set_title(f"{quantity.replace('_', ' ')}\nat p = {p:g}", fontsize=9)
+            ax.grid(alpha=0.3)
+        row[0].set_yticks(y, choices, fontsize=8)
+    axes[0, 0].invert_yaxis()
+    for ax in axes[-1]:
+        ax.set_xlabel("with the choice minus without")
+    axes[0, -1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def accuracy_figure(table):
     """Test accuracy on the parity task against p, per architecture (the paper's fig. 5)."""
     fig, ax = plt.subplots(figsize=(6, 3.8))

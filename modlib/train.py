@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -27,8 +27,10 @@ from modlib.deepr import DeepR, DeepRConfig, deepr_lr
 from modlib.model import (ModelConfig, ModularRNN, grad_buffer, linear, per_module, recurrence, recurrence_backward,
                           require, require_whole_numbers)
 from modlib.task import EXCLUSIONS, RULES, check_modulus, make_pairs, parity_target
+from modlib.trial import ONSETS, Trial, check_trial
 
 TEST_PAIR_SEED = 2021
+TEST_NOISE_SEED = 2022  # the noise and onsets of every evaluation: each model sees the same test trials
 OPTIMIZERS = ("adadelta", "adam")
 DEFAULT_LR = {"adadelta": 0.5, "adam": 1e-3}  # the paper's Adadelta; the authors' code's Adam
 KEEPS = ("last", "best-loss")
@@ -65,7 +67,11 @@ class TrainConfig:
     ``fixed_pairs`` draws the training pairs once, so each image keeps its partner for the
     whole training (in a new order every epoch). ``keep="best-loss"`` keeps, at the end, the
     weights of the epoch with the lowest test loss instead of the last. Early stopping is
-    judged from epoch ``stop_min_epochs`` on (2: the second; the code's is the third)."""
+    judged from epoch ``stop_min_epochs`` on (2: the second; the code's is the third).
+
+    Beyond the paper, ``noise`` and ``onsets`` change what the modules see over the trial
+    (`modlib.trial`): structured noise of weight R in every step's image, digits that appear
+    at random steps. 0 and "fixed" are the paper's trial."""
 
     seed: int = 0
     epochs: int | None = None
@@ -92,6 +98,8 @@ class TrainConfig:
     fixed_pairs: bool = False
     keep: str = "last"
     stop_min_epochs: int = 2
+    noise: float = 0.0
+    onsets: str = "fixed"
 
     def __post_init__(self):
         require_whole_numbers(self)
@@ -106,6 +114,12 @@ class TrainConfig:
             (0 < self.lr_decay <= 1, f"lr_decay must be in (0, 1] (1: a constant rate; the authors' 0.9), "
                                      f"got {self.lr_decay}"),
             (self.keep in KEEPS, f"keep must be one of {KEEPS}, got {self.keep!r}"),
+            (0 <= self.noise <= 1, f"noise is the weight R of the noise in each step's image, in [0, 1]; "
+                                   f"got {self.noise}"),
+            (self.onsets in ONSETS, f"onsets must be one of {ONSETS}, got {self.onsets!r}"),
+            (self.engine == "torch" or self.trial.static,
+             f"engine {self.engine!r} shows the same image at every step: use engine torch for noise or "
+             f"random onsets"),
             (self.stop_min_epochs >= 1, f"stop_min_epochs must be >= 1, got {self.stop_min_epochs}"),
             (self.engine == "torch" or self.optimizer == "adadelta",
              f"engine {self.engine!r} steps Adadelta only: use engine torch for optimizer {self.optimizer!r}"),
@@ -120,6 +134,10 @@ class TrainConfig:
              f"train_images and test_images must be >= 1 (or None: all), got {self.train_images}, {self.test_images}"),
         ])
         check_modulus(self.modulus)
+
+    @property
+    def trial(self) -> Trial:
+        return Trial(self.noise, self.onsets)
 
     @property
     def dense_lr(self) -> float:
@@ -152,6 +170,7 @@ class Split:
 
     x: torch.Tensor
     labels: torch.Tensor
+    trial: Trial = Trial()
 
     @classmethod
     def load(cls, name: str, n: int | None = None, device: str = "cpu", normalize: bool = False) -> "Split":
@@ -165,8 +184,9 @@ class Split:
 
     @classmethod
     def for_config(cls, name: str, cfg: "TrainConfig") -> "Split":
-        """Split ``name`` as ``cfg`` trains on it: its image count, device and normalisation."""
-        return cls.load(name, cfg.test_images if name == "test" else cfg.train_images, cfg.device, cfg.normalize)
+        """Split ``name`` as ``cfg`` trains on it: its image count, device, normalisation and trial."""
+        split = cls.load(name, cfg.test_images if name == "test" else cfg.train_images, cfg.device, cfg.normalize)
+        return replace(split, trial=cfg.trial)
 
     def pairs(self, seed: int, cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
         i0, i1 = make_pairs(self.labels.cpu(), seed, exclude=cfg.exclude, balance=cfg.balance, modulus=cfg.modulus,
@@ -177,6 +197,12 @@ class Split:
         """`inputs` and the two digits for index pairs."""
         return self.inputs(i0, i1), self.labels[i0], self.labels[i1]
 
+    def trial_inputs(self, i0: torch.Tensor, i1: torch.Tensor, n_steps: int,
+                     generator: torch.Generator) -> torch.Tensor:
+        """`inputs` over the split's trial (`modlib.trial.Trial.present`): the same tensor for the
+        paper's trial, else one image per step ``[T, B, 2, 784]``."""
+        return self.trial.present(self.inputs(i0, i1), n_steps, generator)
+
     def inputs(self, i0: torch.Tensor, i1: torch.Tensor) -> torch.Tensor:
         """Inputs ``[B, 2, 784]`` for index pairs. One ``index_select`` (3x faster than indexing
         here), stored module-major so that the model's per-module input projection reads
@@ -185,13 +211,22 @@ class Split:
         return self.x.index_select(0, index).view(2, len(i0), -1).transpose(0, 1)
 
 
+def trials_in_batches(split: Split, pairs, n_steps: int, batch_size: int = 4096):
+    """All ``pairs`` of ``split`` over its trial, in large batches, with the same noise and onsets
+    every time (seed `TEST_NOISE_SEED`): yields ``(inputs, onset, d0, d1)`` (`modlib.trial.Trial.draw`)."""
+    i0, i1 = pairs
+    noise = torch.Generator().manual_seed(TEST_NOISE_SEED)
+    for start in range(0, len(i0), batch_size):
+        batch = slice(start, start + batch_size)
+        yield (*split.trial.draw(split.inputs(i0[batch], i1[batch]), n_steps, noise), split.labels[i0[batch]],
+               split.labels[i1[batch]])
+
+
 @torch.no_grad()
 def outputs_in_batches(model: ModularRNN, split: Split, pairs, batch_size: int = 4096):
-    """Evaluate ``model`` on all ``pairs`` in large batches: yields ``(output, d0, d1)``. Stacked
-    models (`modlib.ensemble.stacked_model`) all see the same pairs."""
-    i0, i1 = pairs
-    for start in range(0, len(i0), batch_size):
-        x, d0, d1 = split.batch(i0[start:start + batch_size], i1[start:start + batch_size])
+    """Evaluate ``model`` on all ``pairs`` in large batches (`trials_in_batches`): yields ``(output,
+    d0, d1)``. Stacked models (`modlib.ensemble.stacked_model`) all see the same pairs."""
+    for x, _, d0, d1 in trials_in_batches(split, pairs, model.config.n_steps, batch_size):
         yield model(x.expand(*model.theta.shape[:-3], *x.shape)), d0, d1
 
 
@@ -316,10 +351,11 @@ def loss_and_gradients(model: ModularRNN, x: torch.Tensor, target: torch.Tensor,
     take a leading axis on ``x`` ``[M, B, 2, in]`` and ``target`` ``[M, B]``, and ``weight``
     ``[M, B]``, each pair's share of its model's loss (1/B for a model's B pairs, 0 for padding);
     the loss is then each model's, ``[M]``."""
-    batch = x.shape[:-2]
+    per_step = model.per_step(x)  # inputs that change over the trial: [T, B, 2, in]
+    batch = x.shape[per_step:-2]
     with torch.no_grad():
         w = model.recurrent_matrix()
-        hs = recurrence(model.input_drive(x), w, model.config.n_steps)
+        hs = recurrence(model.input_drive(x), w, model.config.n_steps, per_step)
         states = [hs[-1].view(*batch, 2, -1)]
         for layer, bias in model.readout_layers():
             states.append(linear(states[-1], layer, bias))
@@ -340,8 +376,10 @@ def loss_and_gradients(model: ModularRNN, x: torch.Tensor, target: torch.Tensor,
                       out=per_module(grad_buffer(layer)))
             torch.sum(grad, -2, out=grad_buffer(bias))
             grad = grad @ layer
-        d_drive, d_w = recurrence_backward(hs, w, grad.transpose(-3, -2).reshape(*batch, -1))
-        d_drive = d_drive.view(*batch, 2, -1).transpose(-3, -2)  # [2, B, N], as the projection
+        d_drive, d_w = recurrence_backward(hs, w, grad.transpose(-3, -2).reshape(*batch, -1), per_step)
+        if per_step:  # every step's image is projected by the same weights: the steps join the batch
+            x, batch = x.flatten(0, 1), (-1,)
+        d_drive = d_drive.reshape(*batch, 2, model.config.n_hidden).transpose(-3, -2)  # [2, B, N], as the projection
         torch.bmm(per_module(x.transpose(-3, -2).transpose(-1, -2)), per_module(d_drive),
                   out=per_module(grad_buffer(model.w_ih)))
         torch.sum(d_drive, -2, out=grad_buffer(model.b_ih))
@@ -370,9 +408,10 @@ def train_step(model: ModularRNN, dense: FlatAdadelta, sparse: DeepR, x: torch.T
 
 
 def batch_step(model: ModularRNN, dense: FlatAdadelta, sparse: DeepR, split: Split, i0: torch.Tensor,
-               i1: torch.Tensor, target: torch.Tensor, engine: str = "torch", clock=None):
+               i1: torch.Tensor, target: torch.Tensor, engine: str = "torch", clock=None,
+               noise: torch.Generator | None = None):
     """`train_step` on the pairs ``(i0, i1)`` of ``split``, whose answers are ``target``, by ``engine``
-    (`modlib.native` for "native")."""
+    (`modlib.native` for "native"); ``noise`` draws the split's trial's noise and onsets."""
     if engine == "native":
         loss, decided = native.fused_step(model, dense, split.x, i0, i1, target)
         check_finite(loss)  # before Deep-R's step: the fused one changed nothing either
@@ -380,7 +419,7 @@ def batch_step(model: ModularRNN, dense: FlatAdadelta, sparse: DeepR, split: Spl
         rewired = sparse.step()
         tick(clock, "Deep-R")
         return loss, decided, rewired
-    x = split.inputs(i0, i1)
+    x = split.inputs(i0, i1) if split.trial.static else split.trial_inputs(i0, i1, model.config.n_steps, noise)
     tick(clock, "batch")
     return train_step(model, dense, sparse, x, target, clock)
 
@@ -405,12 +444,13 @@ def train_epoch(model, dense, sparse, split: Split, pairs, cfg: TrainConfig, epo
     rewired = 0
     starts = range(0, len(i0), cfg.batch_size)
     bar = tqdm(starts, desc=f"epoch {epoch + 1}", leave=False, disable=not progress)
+    noise = torch.Generator().manual_seed(1000 * cfg.seed + epoch)  # the trials' noise and onsets, if any
     for step, start in enumerate(bar):
         batch = slice(start, start + cfg.batch_size)
         target = targets[batch]
         try:
             loss, output, n_rewired = batch_step(model, dense, sparse, split, i0[batch], i1[batch], target,
-                                                 cfg.engine, clock)
+                                                 cfg.engine, clock, noise)
         except FloatingPointError as error:
             raise FloatingPointError(
                 f"{error} at epoch {epoch + 1}, step {step + 1} (seed {cfg.seed}, "
@@ -449,6 +489,7 @@ def train_model(model_cfg: ModelConfig, cfg: TrainConfig, progress: bool = True,
     configs, per-epoch loss, accuracies and Deep-R rewirings, and timings. Same seed and threads, same numbers
     (one thread and two round some small products differently: appendix "Computational reproducibility").
     ``splits``: the (train, test) splits already loaded for ``cfg``, to save reading MNIST again."""
+    check_trial(cfg.noise, cfg.onsets, model_cfg.n_steps)
     model, dense, sparse = new_model(model_cfg, cfg)
     train, test = splits or (Split.for_config("train", cfg), Split.for_config("test", cfg))
     test_pairs = test.pairs(TEST_PAIR_SEED, cfg)

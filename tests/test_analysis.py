@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modlib.analysis import (accurate_models, bootstrap_means, bootstrap_onsets, calibrated_q, claim_figures, claims,
+from modlib.analysis import (accurate_models, both_ways_effects, both_ways_table, both_ways_verdicts, bootstrap_means, bootstrap_onsets,
+                             calibrated_q, choice_effect, claim_figures, claims,
                              compare_moduli, learning_curves, level_means, long_run_figures, mask_accuracy_pairs,
                              mask_q_search, mask_sensitivity, models_per_level, module_difference,
                              module_level_means, moduli_accuracy, moduli_levels, modulus_tables, onset_p,
@@ -465,3 +466,46 @@ def test_who_decides_is_read_from_either_kind_of_row_and_joined_to_the_module_di
     assert rho == pytest.approx(-1.0) and low <= -0.99 and high <= -0.99
     with pytest.raises(ValueError, match="which module decides"):
         module0_share(table)
+
+
+def with_accuracy(table: pd.DataFrame, accuracy: float) -> pd.DataFrame:
+    models = table.drop_duplicates(["p", "seed"]).assign(metric="accuracy", module=np.nan, subtask=np.nan,
+                                                         value=accuracy)
+    return pd.concat([table, models], ignore_index=True)
+
+
+FOUR_LEVELS = [1e-4, 2.2e-3, 4.64e-2, 1.0]
+
+
+def test_a_choices_effect_is_with_it_minus_without_it_per_module_and_level():
+    without = with_accuracy(spec_table({p: [0.1, 0.3, 0.5] for p in FOUR_LEVELS}), 0.9)
+    with_choice = with_accuracy(spec_table({p: [0.3, 0.5, 0.7] for p in FOUR_LEVELS}), 0.85)
+    effect = choice_effect(with_choice, without)
+    assert set(effect.index.get_level_values("quantity")) == {"correlation, module 0", "correlation, module 1",
+                                                              "accuracy"}
+    assert np.allclose(effect.loc["correlation, module 1", "effect"], 0.2)
+    assert np.allclose(effect.loc["accuracy", "effect"], -0.05)
+    assert np.allclose(effect.loc["accuracy", ["low", "high"]], -0.05)  # no spread, no uncertainty
+    spread = effect.loc["correlation, module 0"]
+    assert ((spread["low"] < 0.2) & (spread["high"] > 0.2) & (spread["low"] > -0.3)).all()
+    assert np.allclose(choice_effect(without, without)["effect"], 0)
+
+
+def test_both_ways_names_the_verdicts_a_choice_moves_in_each_direction():
+    rising = with_accuracy(spec_table({p: [s] * 3 for p, s in zip(FOUR_LEVELS, [0.8, 0.6, 0.1, 0.0])}), 0.95)
+    falling = with_accuracy(spec_table({p: [s] * 3 for p, s in zip(FOUR_LEVELS, [0.1, 0.15, 0.2, 0.25])}), 0.95)
+    tables = {"variant-text": falling, "variant-before": rising, "authors-reference": rising,
+              "authors-minus-before": rising}
+    moved = both_ways_verdicts(tables)
+    assert list(moved.index) == ["message enters before W_hh"]  # the only choice stored both ways
+    assert "(a) correlation: no -> yes" in moved.iloc[0]["added to the text"]
+    assert moved.iloc[0]["taken from the authors'"] == "none"
+    effects = both_ways_effects(tables)
+    assert np.allclose(effects.loc[("message enters before W_hh", "taken from the authors'"), "effect"], 0)
+    assert np.isclose(effects.loc[("message enters before W_hh", "added to the text", "correlation, module 0", 1e-4),
+                                  "effect"], 0.7)
+    table = both_ways_table(effects, 1e-4)
+    assert table.loc["message enters before W_hh", ("correlation, module 0", "added to the text")] == \
+        "+0.70 [+0.70, +0.70]*"
+    assert table.loc["message enters before W_hh", ("accuracy", "taken from the authors'")] == \
+        "+0.00 [+0.00, +0.00]"

@@ -141,3 +141,19 @@ def test_the_asymmetry_figure_puts_a_point_per_model_and_a_colour_per_sweep():
     ax = asymmetry_figure(frames, "weight_mask").axes[0]
     assert [c.get_label() for c in ax.collections] == ["a", "b"]
     assert ax.collections[0].get_offsets().tolist() == [[0.2, 0.5], [0.4, 0.1]]
+
+
+def test_the_both_ways_figure_draws_each_direction_per_quantity_and_level():
+    from modlib.analysis import both_ways_effects
+    from modlib.plots import both_ways_figure
+    from tests.test_analysis import FOUR_LEVELS, spec_table, with_accuracy
+
+    table = with_accuracy(spec_table({p: [0.1, 0.3, 0.5] for p in FOUR_LEVELS}), 0.9)
+    tables = {name: table for name in ("variant-text", "variant-before", "authors-reference", "authors-minus-before",
+                                       "variant-adam")}
+    fig = both_ways_figure(both_ways_effects(tables))
+    assert len(fig.axes) == 2 * 3  # k = 1 and p = 1; module 0, module 1, accuracy
+    assert fig.axes[0].get_title() == "correlation, module 0\nat p = 0.0001"
+    first = fig.axes[0]
+    assert [c.get_label() for c in first.containers] == ["added to the text", "taken from the authors'"]
+    assert [t.get_text() for t in first.get_yticklabels()] == ["message enters before W_hh", "Adam 1e-3, x0.9 per epoch"]

@@ -14,7 +14,8 @@ import pytest
 from modlib.bench import processor
 from modlib.data import OFFICIAL_SHA256
 from modlib.sweep import (PRESETS, SweepConfig, check_folder, config_with_overrides, job_id, load_results, made_on,
-                          parse_shard, read_provenance, rerun_jobs, run_sweep, select_jobs, wall_seconds, with_run)
+                          parse_shard, read_provenance, read_table, rerun_jobs, run_sweep, select_jobs, wall_seconds,
+                          with_run)
 
 from tests.conftest import needs_mnist
 
@@ -58,6 +59,13 @@ def test_shards_partition_the_jobs():
     ("smoke", {"optimizer": "sgd"}, "optimizer must be one of"),
     ("smoke", {"mask_selection": "abs"}, "ranks scores by one of"),
     ("smoke", {"keep": "first"}, "keep must be one of"),
+    ("smoke", {"noise": 1.5}, r"--noise is the weight R .* in \[0, 1\]; got 1.5"),
+    ("smoke", {"onsets": "late", "metrics": ("correlation",)}, "--onsets must be one of"),
+    ("smoke", {"n_steps": 0}, r"--steps \(T\) must be >= 1"),
+    ("smoke", {"onsets": "random", "n_steps": 1, "metrics": ("correlation",)}, "random onsets need T >= 2"),
+    ("smoke", {"noise": 0.4}, "the weight mask and what crosses are measured on the paper's trial only"),
+    ("smoke", {"noise": 0.4, "metrics": ("correlation",), "ensemble": 4}, "use --ensemble 1 for noise"),
+    ("smoke", {"onsets": "random", "metrics": ("correlation",), "engine": "native"}, "use engine torch for noise"),
 ])
 def test_bad_settings_give_one_clear_error(preset, overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -572,3 +580,17 @@ def test_the_preset_table_reads_the_books_results_from_any_folder(tmp_path, monk
     paper = preset_table().set_index("preset").loc["paper"]
     assert paper["minutes"] == pytest.approx(read_provenance("paper")["wall_seconds"] / 60)
     assert preset_table(tmp_path).set_index("preset").loc["paper", "processor"] == "not stored"
+
+
+@needs_mnist
+def test_a_sweep_stores_every_step_and_its_last_is_todays_measure(tmp_path):
+    cfg = SweepConfig(name="steps", levels=1, seeds=1, epochs=1, train_images=2000, test_images=1000,
+                      metrics=("bottleneck", "correlation", "steps"), n_steps=3, noise=0.4)
+    table = read_table(run_sweep(cfg, tmp_path, progress=False) / "results.csv")
+    steps = table[table["metric"].str.startswith("step_")]
+    assert set(steps["step"]) == {1, 2, 3} and table.loc[~table.index.isin(steps.index), "step"].isna().all()
+    for measure in ("bottleneck", "correlation"):
+        key = ["architecture", "module", "subtask"]
+        last = steps[(steps["metric"] == f"step_{measure}") & (steps["step"] == 3)].set_index(key)["value"]
+        assert last.sort_index().equals(table[table["metric"] == measure].set_index(key)["value"].sort_index())
+    assert len(steps[steps["metric"] == "step_probe_both"]) == 3 * 2  # per step and digit, standard models only

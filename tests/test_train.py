@@ -185,6 +185,34 @@ def test_hand_written_gradients_are_autograds(bottleneck, decision, message, dev
         assert torch.allclose(p.grad, expected[name], rtol=0, atol=1e-14), name
 
 
+@pytest.mark.parametrize("bottleneck, message", [(None, "after"), (5, "before")])
+def test_inputs_that_change_over_the_trial_get_the_gradients_of_plain_autograd(bottleneck, message):
+    """One image per step ([T, B, 2, in]): the hand-written gradients and the model's own
+    backward both equal autograd through a step-by-step loop written from the equation."""
+    model = ModularRNN(n_hidden=8, n_connections=20, n_inputs=12, bottleneck=bottleneck, message=message,
+                       seed=1).double()
+    x = torch.rand(5, 16, 2, 12, dtype=torch.float64)
+    target = torch.randint(0, 10, (16,))
+    w, h = model.recurrent_matrix(), torch.zeros(16, 16, dtype=torch.float64)
+    for t in range(5):
+        drive = torch.einsum("bmi,min->bmn", x[t], model.w_ih) + model.b_ih + model.b_hh
+        h = torch.tanh(drive.reshape(16, -1) + h @ w.T)
+        if t == 0:
+            h0 = h
+    readouts, _ = model.readout(h.view(16, 2, 8))
+    decided, _ = model.decide(readouts)
+    torch.nn.functional.cross_entropy(decided, target).backward()
+    expected = {name: p.grad.clone() for name, p in model.named_parameters()}
+    assert torch.allclose(model.every_state(x)[0].reshape(16, -1), h0, atol=1e-14)
+    loss_and_gradients(model, x, target)
+    hand = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    torch.nn.functional.cross_entropy(model(x).decided, target).backward()
+    for name, p in model.named_parameters():
+        assert torch.allclose(hand[name], expected[name], rtol=0, atol=1e-13), name
+        assert torch.allclose(p.grad, expected[name], rtol=0, atol=1e-13), name
+
+
 def test_flat_adam_matches_torch_adam_as_its_rate_changes():
     """Adam's arithmetic as torch.optim.Adam's (to float rounding: the bias corrections are
     grouped differently), including a rate lowered between steps, as ``lr_decay`` does."""

@@ -11,11 +11,14 @@ from modlib.metrics import MASK_OPTIONS, METRICS, check_mask_options, metric_opt
 from modlib.model import ModelConfig, require, require_whole_numbers, whole_number
 from modlib.native import check_engine
 from modlib.train import TrainConfig
+from modlib.trial import check_trial
 
 ARCHITECTURES = ("standard", "bottleneck")
 BOTTLENECK_WIDTH = 5
 GRIDS = ("paper", "authors")
-MEASUREMENTS = (*METRICS, "crossing")  # what a sweep can measure: the metrics, and what crosses (modlib.crossing)
+# What a sweep can measure: the metrics, what crosses (modlib.crossing), and every per-step measure
+# (modlib.timecourse: the bottleneck readouts, correlation, CKA, probes and ablation at each step).
+MEASUREMENTS = (*METRICS, "crossing", "steps")
 
 @dataclass(frozen=True)
 class SweepConfig:
@@ -73,6 +76,9 @@ class SweepConfig:
     stop_min_epochs: int = 2
     grid: str = "paper"
     mask_selection: str = "magnitude"
+    n_steps: int = 5
+    noise: float = 0.0
+    onsets: str = "fixed"
 
     def __post_init__(self):
         require_whole_numbers(self)
@@ -91,7 +97,13 @@ class SweepConfig:
             (set(self.architectures) <= set(ARCHITECTURES) and self.architectures,
              f"architectures must be among {ARCHITECTURES}, got {self.architectures}"),
             (set(self.metrics) <= set(MEASUREMENTS), f"metrics must be among {MEASUREMENTS}, got {self.metrics}"),
+            (self.static_trial or not {"weight_mask", "crossing"} & set(self.metrics),
+             f"the weight mask and what crosses are measured on the paper's trial only (the same image at every "
+             f"step): leave them out of --metrics for noise {self.noise} and {self.onsets} onsets"),
+            (self.static_trial or self.ensemble == 1,
+             "an ensemble shows the same image at every step: use --ensemble 1 for noise or random onsets"),
         ]
+        check_trial(self.noise, self.onsets, self.n_steps)  # first: a bad trial makes the metrics' check misleading
         require(problems)
         check_mask_options(**self.metric_options("weight_mask"))
         for arch in self.architectures:  # validates n_hidden, decision, message
@@ -100,6 +112,11 @@ class SweepConfig:
             self.model_config(k, self.architectures[0])
         self.train_config(0)
         check_engine(self.engine, self.message, self.device)
+
+    @property
+    def static_trial(self) -> bool:
+        """The paper's trial: the same image at every step (`modlib.trial`)."""
+        return self.noise == 0 and self.onsets == "fixed"
 
     def connections(self) -> list[int]:
         """The k of each level: ``k_values`` when given; else the paper's grid, ``levels`` counts

@@ -10,12 +10,13 @@ from modlib.crossing import CROSSING, crossing_metric
 from modlib.ensemble import stacked_model, train_ensemble
 from modlib.metrics import METRIC_FUNCTIONS, STACKED_METRICS, MetricData, applicable_metrics, weight_mask_metric
 from modlib.structure import model_q
+from modlib.timecourse import timecourse_metric
 from modlib.sweep.config import SweepConfig, job_id
 from modlib.train import new_model, train_model
 
-COLUMNS = ["architecture", "n_hidden", "k", "p", "q", "seed", "metric", "module", "subtask", "epoch", "value",
+COLUMNS = ["architecture", "n_hidden", "k", "p", "q", "seed", "metric", "module", "subtask", "epoch", "step", "value",
            "job", "job_seconds"]
-WHOLE_NUMBERS = {"module": "Int64", "subtask": "Int64", "epoch": "Int64"}  # may be empty (NA) in a row
+WHOLE_NUMBERS = {"module": "Int64", "subtask": "Int64", "epoch": "Int64", "step": "Int64"}  # may be empty (NA)
 CURVES = ("train_accuracy", "test_accuracy", "test_loss")  # per epoch, stored as metric "epoch_<name>"
 PER_MODULE_CURVES = ("decision_share", "readout_norm")  # per epoch and module, the same
 
@@ -75,6 +76,8 @@ def measured_rows(cfg: SweepConfig, job, model, record: dict, data: MetricData, 
                  for t, a in enumerate(result.get("mask_accuracy", []))]
     if cfg.random_masks and "weight_mask" in cfg.metrics and not model.config.bottleneck:
         rows += random_mask_rows(cfg, job, data, base)
+    if "steps" in cfg.metrics:
+        rows += step_rows(timecourse_metric(model, data, seed=seed), base)
     if "crossing" in cfg.metrics and not model.config.bottleneck:
         crossing = crossing_metric(model, data, seed=seed)
         rows += [dict(base, metric=name, module=n, subtask=1 - n, value=float(crossing[name][n]))
@@ -85,6 +88,23 @@ def measured_rows(cfg: SweepConfig, job, model, record: dict, data: MetricData, 
     frame["job"] = job_id(job)
     frame["job_seconds"] = time.perf_counter() - start
     return frame
+
+
+def step_rows(measured: dict, base: dict) -> list[dict]:
+    """`modlib.timecourse.timecourse_metric`'s results as rows with their step t = 1..T: each
+    table's M[n, k] as module n, sub-task k; ``step_probe_both`` per digit k (sub-task, no module);
+    ``step_shown`` per module."""
+    rows = []
+    for name, values in measured.items():
+        for t, value in enumerate(values, start=1):
+            if name == "step_shown":
+                rows += [dict(base, metric=name, step=t, module=n, value=float(value[n])) for n in (0, 1)]
+            elif name == "step_probe_both":
+                rows += [dict(base, metric=name, step=t, subtask=k, value=float(value[k])) for k in (0, 1)]
+            else:
+                rows += [dict(base, metric=name, step=t, module=n, subtask=k, value=float(value[n, k]))
+                         for n in (0, 1) for k in (0, 1)]
+    return rows
 
 
 def decision_rows(record: dict, base: dict) -> list[dict]:

@@ -66,7 +66,7 @@ def compare_rows(fresh: pd.DataFrame, stored: pd.DataFrame) -> dict:
     """How far a job's fresh rows are from its stored ones, both as ``results.csv`` holds them."""
     def as_stored(frame):
         written = read_table(io.StringIO(frame.to_csv(index=False))).drop(columns="job_seconds")
-        return written.sort_values(["metric", "module", "subtask", "epoch"], kind="stable", ignore_index=True)
+        return written.sort_values(["metric", "module", "subtask", "epoch", "step"], kind="stable", ignore_index=True)
 
     fresh, stored, numbers = as_stored(fresh), as_stored(stored), ["q", "value"]
     if len(fresh) != len(stored) or not fresh.drop(columns=numbers).equals(stored.drop(columns=numbers)):

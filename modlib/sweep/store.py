@@ -70,7 +70,7 @@ def merge(folder: Path, cfg: SweepConfig, run: dict, throughput: float | None = 
 
 
 def write_merged(folder: Path, cfg: SweepConfig, run: dict, throughput: float | None) -> pd.DataFrame:
-    table = stored_rows(folder).sort_values(["architecture", "k", "seed", "metric", "module", "subtask", "epoch"],
+    table = stored_rows(folder).sort_values(["architecture", "k", "seed", "metric", "module", "subtask", "epoch", "step"],
                                             kind="stable", ignore_index=True)
     write_csv_atomic(table, folder / "results.csv")
     provenance_path = folder / "provenance.json"
