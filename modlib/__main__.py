@@ -71,8 +71,11 @@ def cmd_train(args):
 
 
 def cmd_bench(args):
-    from modlib.bench import run_benchmark
+    from modlib.bench import measure_seconds, run_benchmark
 
+    if args.measures:
+        measure_seconds(*model_and_train_configs(args))
+        return
     run_benchmark(*model_and_train_configs(args), workers=args.workers, ensemble=args.ensemble)
 
 
@@ -409,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "sharing the threads (as sweep --workers)")
     p.add_argument("--ensemble", type=int, default=1,
                    help="also time this many models (seeds --seed, --seed + 1, ...) trained as one ensemble")
+    p.add_argument("--measures", action="store_true",
+                   help="instead, time every per-step measure against the paper's metrics on one trained model of "
+                        "each architecture (with --noise, --onsets, --steps: on that trial)")
     p.set_defaults(func=cmd_bench)
 
     from pathlib import Path

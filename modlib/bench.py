@@ -302,3 +302,34 @@ def timing_figures(prefix: str, seconds: float, floor: float, common: float) -> 
     (``common`` times as many FLOPs), named ``prefix_...``."""
     return {f"{prefix}_seconds": seconds, f"{prefix}_floor": floor, f"{prefix}_ratio": seconds / floor,
             f"{prefix}_common_ratio": seconds / floor / common}
+
+
+def measure_seconds(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print) -> dict[str, float]:
+    """What the per-step measures (`modlib.timecourse`) cost beside the paper's, on one model of each
+    architecture trained as ``train_cfg`` says: seconds for the paper's metrics on ``h_T`` (the
+    weight mask, correlation and CKA, or the bottleneck readouts; the weight mask only on the
+    paper's trial, the only one it measures) and for every per-step measure, and their ratio,
+    printed per architecture. Returns ``<architecture>_today``, ``_steps`` and ``_ratio``."""
+    from modlib.metrics import METRIC_FUNCTIONS, MetricData, applicable_metrics
+    from modlib.timecourse import timecourse_metric
+    from modlib.train import train_model
+
+    data, figures = MetricData.load(train_cfg), {}
+    print_(f"processor: {processor(train_cfg.device)}; {torch.get_num_threads()} threads; T = {model_cfg.n_steps}, "
+           f"noise {train_cfg.noise}, {train_cfg.onsets} onsets")
+    for architecture, width in (("standard", None), ("bottleneck", 5)):
+        model, _ = train_model(replace(model_cfg, bottleneck=width), train_cfg, progress=False,
+                               splits=(data.train, data.test))
+        names = [n for n in applicable_metrics(model) if train_cfg.trial.static or n != "weight_mask"]
+        start = time.perf_counter()
+        for name in names:
+            METRIC_FUNCTIONS[name](model, data, progress=False)
+        today = time.perf_counter() - start
+        start = time.perf_counter()
+        timecourse_metric(model, data)
+        steps = time.perf_counter() - start
+        print_(f"{architecture}: the paper's metrics ({', '.join(names)}) {today:.2f} s; every per-step measure "
+               f"{steps:.2f} s; ratio {steps / today:.2f}")
+        figures |= {f"{architecture}_today": today, f"{architecture}_steps": steps,
+                    f"{architecture}_ratio": steps / today}
+    return figures

@@ -162,3 +162,17 @@ def test_benchmark_of_an_ensemble_ends_with_its_ratio():
     ratio = figures["ensemble_seconds"] / figures["ensemble_floor"]
     assert figures["ratio"] == figures["ensemble_ratio"] == pytest.approx(ratio)
     assert lines[-1] == f"ratio measured / floor: {figures['ratio']:.2f}"
+
+
+@needs_mnist
+def test_the_measure_benchmark_times_the_per_step_measures_against_the_papers():
+    from modlib.bench import measure_seconds
+
+    lines = []
+    figures = measure_seconds(ModelConfig(n_connections=10, n_steps=3),
+                              TrainConfig(epochs=0, train_images=1500, test_images=500, noise=0.4), print_=lines.append)
+    for architecture in ("standard", "bottleneck"):
+        assert figures[f"{architecture}_ratio"] == pytest.approx(figures[f"{architecture}_steps"] /
+                                                                 figures[f"{architecture}_today"])
+    assert "(correlation, cka)" in lines[1]  # with noise the weight mask is not measured
+    assert lines[2].startswith("bottleneck: the paper's metrics (bottleneck)")
