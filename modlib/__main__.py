@@ -204,6 +204,8 @@ def cmd_rerun(args):
     compared = rerun_jobs(args.preset, args.job or args.jobs, args.results, seed=args.seed, threads=threads,
                           device=args.device)
     print(compared.to_string())
+    if compared["new_rows"].any():
+        print("new_rows: rows of measurements the stored sweep was made without, not compared")
     differing = int((compared["rows_differing"] > 0).sum())
     if differing:
         raise RuntimeError(f"{differing} of {len(compared)} rerun jobs differ from the stored rows: with the stored "

@@ -325,8 +325,11 @@ def test_a_rerun_of_a_stored_job_is_identical_and_finds_a_changed_value(tmp_path
     folder = run_sweep(TINY, tmp_path, progress=False)
     job = "standard-k00001-s00"
     rows = 1 + 1 + 6 + 2 + 3 + 4 + 4  # accuracy, kept epoch, decision shares, readout norms, curves, correlations
-    assert rerun_jobs("tiny", [job], tmp_path, progress=False).loc[job].tolist() == [rows, 0, 0.0]
+    assert rerun_jobs("tiny", [job], tmp_path, progress=False).loc[job].tolist() == [rows, 0, 0.0, 0]
     table = pd.read_csv(folder / "results.csv")
+    older = table[table["metric"] != "decision_share"]  # as stored before the decision shares were measured
+    older.to_csv(folder / "results.csv", index=False)
+    assert rerun_jobs("tiny", [job], tmp_path, progress=False).loc[job].tolist() == [rows - 6, 0, 0.0, 6]
     table.loc[(table["job"] == job) & (table["metric"] == "correlation"), "value"] += 0.001
     lost = "standard-k10000-s00"  # a row lost: the rows no longer match one to one
     table = table[~((table["job"] == lost) & (table["metric"] == "accuracy"))]

@@ -33,7 +33,8 @@ def rerun_jobs(name: str, jobs: int | list[str] = 3, results: str | Path = BOOK_
     would not change. ``threads`` defaults to the sweep's own (its provenance): with other
     thread counts, devices or torch versions, some products round differently (chapter
     "Training"); ``device`` replaces the sweep's to measure by how much. Returns per job:
-    rows, rows that differ, largest absolute difference."""
+    rows, rows that differ, largest absolute difference, and rows of measurements the stored
+    sweep predates (`compare_rows`)."""
     if isinstance(jobs, int):
         require([(jobs >= 1, f"--jobs must be >= 1 (how many stored models to retrain), got {jobs}")])
     table = load_results(name, results)
@@ -55,25 +56,29 @@ def rerun_jobs(name: str, jobs: int | list[str] = 3, results: str | Path = BOOK_
     torch.set_num_threads(threads)
     try:
         data = MetricData.load(cfg.train_config(0))
-        rows = [compare_rows(run_job(cfg, by_id[i], data), table[table["job"] == i])
+        rows = [compare_rows(run_job(cfg, by_id[i], data), table[table["job"] == i], set(table["metric"]))
                 for i in tqdm(ids, desc=f"rerun {name}", unit="model", disable=not progress)]
     finally:
         torch.set_num_threads(before)
     return pd.DataFrame(rows, index=pd.Index(ids, name="job"))
 
 
-def compare_rows(fresh: pd.DataFrame, stored: pd.DataFrame) -> dict:
-    """How far a job's fresh rows are from its stored ones, both as ``results.csv`` holds them."""
+def compare_rows(fresh: pd.DataFrame, stored: pd.DataFrame, measured: set | None = None) -> dict:
+    """How far a job's fresh rows are from its stored ones, both as ``results.csv`` holds them.
+    Rows of a measurement not among ``measured`` (those of the stored sweep; default: the stored
+    job's), one the sweep predates, are not compared, only counted (``new_rows``)."""
     def as_stored(frame):
         written = read_table(io.StringIO(frame.to_csv(index=False))).drop(columns="job_seconds")
         return written.sort_values(["metric", "module", "subtask", "epoch", "step"], kind="stable", ignore_index=True)
 
     fresh, stored, numbers = as_stored(fresh), as_stored(stored), ["q", "value"]
+    new = ~fresh["metric"].isin(stored["metric"] if measured is None else measured)
+    fresh = fresh[~new].reset_index(drop=True)
     if len(fresh) != len(stored) or not fresh.drop(columns=numbers).equals(stored.drop(columns=numbers)):
-        return dict(rows=len(stored), rows_differing=len(stored), largest_difference=np.nan)
+        return dict(rows=len(stored), rows_differing=len(stored), largest_difference=np.nan, new_rows=int(new.sum()))
     same = (fresh[numbers] == stored[numbers]) | (fresh[numbers].isna() & stored[numbers].isna())
     return dict(rows=len(stored), rows_differing=int((~same).any(axis=1).sum()),
-                largest_difference=float((fresh[numbers] - stored[numbers]).abs().max().max()))
+                largest_difference=float((fresh[numbers] - stored[numbers]).abs().max().max()), new_rows=int(new.sum()))
 
 
 REPRODUCE_STATE = ".reproduce.json"  # in the results folder while `reproduce` runs
