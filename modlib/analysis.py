@@ -549,25 +549,69 @@ def both_ways_table(effects: pd.DataFrame, p: float) -> pd.DataFrame:
 
 
 def both_ways_verdicts(tables: dict[str, pd.DataFrame], resamples: int = 200) -> pd.DataFrame:
-    """Which verdicts each authors' choice moves, in each direction: the cells of `verdict_matrix`
-    (the paper's reading; each module where they differ), for the claims `BOTH_WAYS_CLAIMS`, that
-    differ between the sweep with the
-    choice and the one without, as "claim, measure: without -> with", or "none". The bootstrap
-    ``resamples`` only enter the matrix's shares, never its verdicts."""
-    matrices = {name: verdict_matrix({name: table}, resamples)[name] for name, table in tables.items()}
+    """Each verdict an authors' choice moves, in each direction: the verdicts of `verdict_cells`
+    (the paper's reading; the mean of the modules and each module), for the claims
+    `BOTH_WAYS_CLAIMS` ((e), on accuracy alone, once), that differ between the sweep with the
+    choice and the one without. A row per move: choice, direction, claim, measure, module ("both"
+    for their mean), the verdict without and with the choice, and its ``kind``: a ``flip`` between
+    yes and no, or a ``shift`` to or from partly or depends. The bootstrap ``resamples`` only enter
+    the figures behind the verdicts, never the verdicts."""
+    cells = {name: verdict_cells(table, resamples) for name, table in tables.items()}
     rows = []
     for choice in AUTHORS_VARIANTS:
         for direction, (with_name, without_name) in DIRECTIONS.items():
             pair = with_name.format(choice), without_name.format(choice)
-            if not all(name in matrices for name in pair):
+            if not all(name in cells for name in pair):
                 continue
-            with_, without = (matrices[name] for name in pair)
-            moved = [f"{claim[:3]} {measure}: {without.loc[claim, measure]} -> {with_.loc[claim, measure]}"
-                     for measure in with_.columns for claim in with_.index if claim[1] in BOTH_WAYS_CLAIMS
-                     and with_.loc[claim, measure] != without.loc[claim, measure] and with_.loc[claim, measure] != "·"]
-            rows.append(dict(choice=VARIANTS[choice][0], direction=direction, moved="; ".join(moved) or "none"))
-    return pd.DataFrame(rows).pivot(index="choice", columns="direction", values="moved").reindex(
-        [VARIANTS[c][0] for c in AUTHORS_VARIANTS]).dropna(how="all")
+            with_, without = (cells[name] for name in pair)
+            for (claim, metric), verdicts in with_.items():
+                if claim not in BOTH_WAYS_CLAIMS or (claim == "e" and metric != "weight_mask") or verdicts[0] == "·":
+                    continue
+                for module, before, after in zip(("both", "0", "1")[:1 if claim == "e" else 3], without[claim, metric],
+                                                 verdicts):
+                    if before != after:
+                        rows.append(dict(choice=VARIANTS[choice][0], direction=direction, claim=claim,
+                                         measure="accuracy" if claim == "e" else metric.replace("_", " "),
+                                         module=module, without=before, with_choice=after,
+                                         kind="flip" if {before, after} == {"yes", "no"} else "shift"))
+    return pd.DataFrame(rows, columns=["choice", "direction", "claim", "measure", "module", "without", "with_choice",
+                                       "kind"]).rename(columns={"with_choice": "with"})
+
+
+def choices_that_move(moves: pd.DataFrame, stored: list[str], kind: str = "flip") -> dict[str, list[str]]:
+    """The choices ``stored`` both ways whose `both_ways_verdicts` ``moves`` include one of ``kind``
+    ("flip", or "any" move), by direction: in ``both``, only when ``added`` to the text, only when
+    ``taken`` from the authors' configuration, or in ``neither``."""
+    chosen = moves if kind == "any" else moves[moves["kind"] == kind]
+    added, taken = (set(chosen.loc[chosen["direction"] == direction, "choice"]) for direction in DIRECTIONS)
+    return {"both": [c for c in stored if c in added & taken], "added": [c for c in stored if c in added - taken],
+            "taken": [c for c in stored if c in taken - added], "neither": [c for c in stored if c not in added | taken]}
+
+
+def stored_both_ways(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """The authors' choices (labelled as in `VARIANTS`) whose four sweeps are all in ``tables``."""
+    return [VARIANTS[choice][0] for choice in AUTHORS_VARIANTS
+            if all(name.format(choice) in tables for pair in DIRECTIONS.values() for name in pair)]
+
+
+def verdict_stability(table: pd.DataFrame, draws: int = 20, seed: int = 0) -> dict[str, float]:
+    """How often reseeding alone moves a verdict: the share of the verdicts of `verdict_cells`
+    (claims `BOTH_WAYS_CLAIMS`, each module and their mean) that differ from the whole table's
+    when its seeds are drawn again with replacement, over ``draws`` draws (``any``), and the share
+    that flip between yes and no (``flip``): the rates of moves a choice that changes nothing
+    would show."""
+    full = verdict_cells(table)
+    seeds = np.sort(table["seed"].unique())
+    rng = np.random.default_rng(seed)
+    keys = [key for key, cell in full.items() if key[0] in BOTH_WAYS_CLAIMS and cell[0] != "·"]
+    moved, flipped = [], []
+    for _ in range(draws):
+        drawn = pd.concat([table[table["seed"] == s].assign(seed=i) for i, s in enumerate(rng.choice(seeds, len(seeds)))])
+        cells = verdict_cells(drawn, resamples=50)
+        pairs = [(a, b) for key in keys for a, b in zip(cells[key], full[key])]
+        moved += [a != b for a, b in pairs]
+        flipped += [{a, b} == {"yes", "no"} for a, b in pairs]
+    return {"any": float(np.mean(moved)), "flip": float(np.mean(flipped))}
 
 
 def paired_accuracy(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -760,28 +804,39 @@ def primary_verdicts(table: pd.DataFrame, resamples: int = 1000) -> dict[tuple[s
     return out
 
 
+def verdict_cells(table: pd.DataFrame, resamples: int = 1000) -> dict[tuple[str, str], tuple[str, str, str]]:
+    """Per (claim, measure) of `MATRIX_CLAIMS` x `MEASURES`: the verdict of `primary_verdicts` on the
+    mean of the two modules, and on module 0 and module 1 alone (`one_module`); "·" where the claim
+    says nothing of the measure or the table lacks it. (e) is judged per architecture: the
+    bottleneck models under the bottleneck measure, the standard ones under the others."""
+    both = primary_verdicts(table, resamples)
+    modules = [primary_verdicts(one_module(table, n), resamples) for n in (0, 1)]
+    accuracy = {arch: SHORT[accuracy_verdict(accuracy_figures(models))] for arch, models in table.groupby("architecture")}
+    cells = {}
+    for metric in MEASURES:
+        for claim in MATRIX_CLAIMS:
+            if claim == "e":
+                verdict = accuracy.get("bottleneck" if metric == "bottleneck" else "standard", "·")
+                cells[claim, metric] = (verdict, verdict, verdict)
+            else:
+                key = (claim, metric)
+                cells[key] = (both.get(key, "·"), *(m.get(key, "·") for m in modules))
+    return cells
+
+
 def verdict_matrix(tables: dict[str, pd.DataFrame], resamples: int = 1000) -> pd.DataFrame:
     """The claims (rows, `MATRIX_CLAIMS`) against the three measures (columns), for each sweep of
-    ``tables`` (label to table), judged as `primary_verdicts` on the mean of the two modules, with
-    each module's verdict beside it where the two modules' differ (`one_module`); `MATRIX_KEY`
-    reads it. (e) is judged per architecture: the bottleneck models under the bottleneck measure,
-    the standard ones under the others."""
+    ``tables`` (label to table), judged as `verdict_cells`: the mean of the two modules, with each
+    module's verdict beside it where the two modules' differ; `MATRIX_KEY` reads it."""
     columns = {}
     for label, table in tables.items():
-        both = primary_verdicts(table, resamples)
-        modules = [primary_verdicts(one_module(table, n), resamples) for n in (0, 1)]
-        accuracy = {arch: SHORT[accuracy_verdict(accuracy_figures(models))]
-                    for arch, models in table.groupby("architecture")}
+        cells = verdict_cells(table, resamples)
         for metric in MEASURES:
-            cells = []
+            column = []
             for claim in MATRIX_CLAIMS:
-                if claim == "e":
-                    cells.append(accuracy.get("bottleneck" if metric == "bottleneck" else "standard", "·"))
-                    continue
-                key = (claim, metric)
-                verdict, each = both.get(key, "·"), [m.get(key, "·") for m in modules]
-                cells.append(verdict if each[0] == each[1] else f"{verdict} (0: {each[0]}, 1: {each[1]})")
-            columns[label, metric.replace("_", " ")] = cells
+                verdict, zero, one = cells[claim, metric]
+                column.append(verdict if zero == one else f"{verdict} (0: {zero}, 1: {one})")
+            columns[label, metric.replace("_", " ")] = column
     return pd.DataFrame(columns, index=list(MATRIX_CLAIMS.values()))
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modlib.analysis import (accurate_models, both_ways_effects, both_ways_table, both_ways_verdicts, bootstrap_means, bootstrap_onsets,
+from modlib.analysis import (accurate_models, both_ways_effects, both_ways_table, both_ways_verdicts,
+                             choices_that_move, stored_both_ways, verdict_stability, bootstrap_means, bootstrap_onsets,
                              calibrated_q, choice_effect, claim_figures, claims,
                              compare_moduli, learning_curves, level_means, long_run_figures, mask_accuracy_pairs,
                              mask_q_search, mask_sensitivity, models_per_level, module_difference,
@@ -495,17 +496,26 @@ def test_both_ways_names_the_verdicts_a_choice_moves_in_each_direction():
     rising = with_accuracy(spec_table({p: [s] * 3 for p, s in zip(FOUR_LEVELS, [0.8, 0.6, 0.1, 0.0])}), 0.95)
     falling = with_accuracy(spec_table({p: [s] * 3 for p, s in zip(FOUR_LEVELS, [0.1, 0.15, 0.2, 0.25])}), 0.95)
     tables = {"variant-text": falling, "variant-before": rising, "authors-reference": rising,
-              "authors-minus-before": rising}
-    moved = both_ways_verdicts(tables)
-    assert list(moved.index) == ["message enters before W_hh"]  # the only choice stored both ways
-    assert "(a) correlation: no -> yes" in moved.iloc[0]["added to the text"]
-    assert moved.iloc[0]["taken from the authors'"] == "none"
+              "authors-minus-before": rising, "variant-adam": falling}
+    moves = both_ways_verdicts(tables)
+    label = "message enters before W_hh"
+    assert set(moves["choice"]) == {label} and set(moves["direction"]) == {"added to the text"}
+    flip = moves[(moves["claim"] == "a") & (moves["module"] == "both")].iloc[0]
+    assert (flip["measure"], flip["without"], flip["with"], flip["kind"]) == ("correlation", "no", "yes", "flip")
+    assert stored_both_ways(tables) == [label]  # Adam is stored one way only
+    assert choices_that_move(moves, [label]) == {"both": [], "added": [label], "taken": [], "neither": []}
     effects = both_ways_effects(tables)
-    assert np.allclose(effects.loc[("message enters before W_hh", "taken from the authors'"), "effect"], 0)
-    assert np.isclose(effects.loc[("message enters before W_hh", "added to the text", "correlation, module 0", 1e-4),
-                                  "effect"], 0.7)
+    assert np.allclose(effects.loc[(label, "taken from the authors'"), "effect"], 0)
+    assert np.isclose(effects.loc[(label, "added to the text", "correlation, module 0", 1e-4), "effect"], 0.7)
     table = both_ways_table(effects, 1e-4)
-    assert table.loc["message enters before W_hh", ("correlation, module 0", "added to the text")] == \
-        "+0.70 [+0.70, +0.70]*"
-    assert table.loc["message enters before W_hh", ("accuracy", "taken from the authors'")] == \
-        "+0.00 [+0.00, +0.00]"
+    assert table.loc[label, ("correlation, module 0", "added to the text")] == "+0.70 [+0.70, +0.70]*"
+    assert table.loc[label, ("accuracy", "taken from the authors'")] == "+0.00 [+0.00, +0.00]"
+
+
+def test_reseeding_a_sweep_whose_seeds_agree_moves_no_verdict():
+    same = with_accuracy(spec_table({p: [s] * 3 for p, s in zip(FOUR_LEVELS, [0.8, 0.6, 0.1, 0.0])}), 0.95)
+    assert verdict_stability(same, draws=3) == {"any": 0.0, "flip": 0.0}
+    rng = np.random.default_rng(0)
+    spread = with_accuracy(spec_table({p: list(s + rng.normal(0, 0.3, 3)) for p, s in zip(FOUR_LEVELS, [0.2, 0.1, 0, 0])}),
+                           0.95)
+    assert verdict_stability(spread, draws=10)["any"] > 0
