@@ -26,7 +26,8 @@ def set_threads(args):
 
 # Config fields and the command-line arguments that set them (None: not given, keep the default).
 MODEL_SETTINGS = {"n_hidden": "hidden", "n_connections": "connections", "bottleneck": "bottleneck",
-                  "decision": "decision", "message": "message", "init": "init", "n_steps": "steps"}
+                  "decision": "decision", "message": "message", "init": "init", "n_steps": "steps",
+                  "readout": "readout"}
 TRAIN_SETTINGS = {"seed": "seed", "epochs": "epochs", "batch_size": "batch_size", "rule": "rule",
                   "modulus": "modulus", "exclude": "exclude", "exclusion": "exclusion", "balance": "balance",
                   "deepr_lr_range": "deepr_lr",
@@ -44,6 +45,16 @@ SWEEP_SETTINGS = {**{field: arg for field, arg in {**MODEL_SETTINGS, **TRAIN_SET
                   "name": "name", "levels": "levels", "k_values": "connections", "seeds": "seeds",
                   "architectures": "architectures", "metrics": "metrics", "random_masks": "random_masks",
                   "ensemble": "ensemble", "grid": "grid", **MASK_SETTINGS}
+
+
+class ReadoutChoice(argparse.Action):
+    """``--readout frozen`` is separate readouts left at their initial weights: it sets both the
+    model's readout and training's ``train_readout``."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        namespace.readout = "separate" if value == "frozen" else value
+        if value == "frozen":
+            namespace.train_readout = False
 
 
 def given(args, settings: dict) -> dict:
@@ -335,6 +346,10 @@ def add_setting_arguments(p):
                    help="which weights training ends with: last (default) or best-loss, the epoch with the lowest "
                         "test loss (the authors' code)")
     p.add_argument("--steps", type=int, metavar="T", help="steps of a trial T (default: the paper's 5)")
+    p.add_argument("--readout", choices=("separate", "frozen", "shared"), action=ReadoutChoice,
+                   help="separate: a trained readout per module and the competitive decision (the paper's, default); "
+                        "frozen: the same left at their random initial weights (the authors' code); shared: one "
+                        "readout over both modules (beyond the paper: the authors' journal version)")
     p.add_argument("--noise", type=float, metavar="R",
                    help="beyond the paper: mix structured noise of weight R in [0, 1] into every step's image "
                         "(other images of the batch, masked; default 0, the paper's trial)")

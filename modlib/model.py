@@ -24,6 +24,7 @@ from torch import nn
 DECISIONS = ("max", "absmax")
 MESSAGES = ("after", "before")
 INITS = ("uniform", "pytorch")
+READOUTS = ("separate", "shared")
 INIT_BOUND = 0.1
 
 
@@ -64,7 +65,10 @@ class ModelConfig:
     ``init="uniform"`` draws every weight and bias from U(-0.1, 0.1), as the paper says;
     ``init="pytorch"`` uses PyTorch's defaults for ``nn.RNN`` and ``nn.Linear``, as the authors'
     code did: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) per layer. At N = 100 the two differ only in
-    the bottleneck's readout (fan-in 5: bound 0.447).
+    the bottleneck's readout (fan-in 5: bound 0.447). ``readout="shared"`` (beyond the paper: its
+    authors' journal version) replaces the competitive decision by one readout over both
+    modules: the two modules' readouts are added, which is one linear map of both states
+    (with one bias, their sum).
     """
 
     n_hidden: int = 100
@@ -76,6 +80,7 @@ class ModelConfig:
     decision: str = "max"
     message: str = "after"
     init: str = "uniform"
+    readout: str = "separate"
 
     def __post_init__(self):
         require_whole_numbers(self)
@@ -90,6 +95,8 @@ class ModelConfig:
             (self.decision in DECISIONS, f"decision must be one of {DECISIONS}, got {self.decision!r}"),
             (self.message in MESSAGES, f"message must be one of {MESSAGES}, got {self.message!r}"),
             (self.init in INITS, f"init must be one of {INITS}, got {self.init!r}"),
+            (self.readout in READOUTS, f"readout must be one of {READOUTS} (or frozen on the command line: "
+                                       f"separate readouts left at their initial weights), got {self.readout!r}"),
         ]
         require(checks)
 
@@ -309,7 +316,13 @@ class ModularRNN(nn.Module):
         return states[-1], (states[1] if self.config.bottleneck else None)
 
     def decide(self, readouts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Competitive max: the module whose readout has the largest value decides."""
+        """Competitive max: the module whose readout has the largest value decides. With a shared
+        readout the output is the sum of the two, and the module said to decide is the one that
+        adds more to the winning class."""
+        if self.config.readout == "shared":
+            decided = readouts.sum(-2)
+            winner = decided.argmax(-1)[..., None, None].expand(*readouts.shape[:-1], 1)
+            return decided, readouts.take_along_dim(winner, dim=-1).squeeze(-1).argmax(-1)
         score = readouts.abs() if self.config.decision == "absmax" else readouts
         decider = score.amax(dim=-1).argmax(dim=-1)
         decided = readouts.take_along_dim(decider[..., None, None], dim=-2).squeeze(-2)

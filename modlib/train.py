@@ -323,7 +323,7 @@ def trained_parameters(model: ModularRNN, cfg: TrainConfig) -> list[torch.Tensor
 
 def new_model(model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[ModularRNN, FlatAdadelta, DeepR]:
     """A freshly initialised model on ``cfg.device`` and its two optimisers, seeded by ``cfg.seed``."""
-    native.check_engine(cfg.engine, model_cfg.message, cfg.device)
+    native.check_engine(cfg.engine, model_cfg.message, cfg.device, model_cfg.readout)
     torch.manual_seed(cfg.seed)
     model = ModularRNN.from_config(model_cfg, seed=cfg.seed).to(cfg.device)
     dense = dense_optimizer(trained_parameters(model, cfg), cfg)
@@ -368,8 +368,11 @@ def loss_and_gradients(model: ModularRNN, x: torch.Tensor, target: torch.Tensor,
         # d loss / d decided = (softmax - one-hot) / B, and it reaches only the decider's readout
         d_decided = log_p.exp_().sub_(F.one_hot(target, log_p.shape[-1]))
         d_decided = d_decided.div_(batch[-1]) if weight is None else d_decided.mul_(weight.unsqueeze(-1))
-        grad = torch.zeros_like(states[-1])
-        grad.scatter_(-2, decider[..., None, None].expand(*batch, 1, grad.shape[-1]), d_decided.unsqueeze(-2))
+        if model.config.readout == "shared":  # the output is the sum of both readouts: both get its gradient
+            grad = d_decided.unsqueeze(-2).expand_as(states[-1]).clone()
+        else:
+            grad = torch.zeros_like(states[-1])
+            grad.scatter_(-2, decider[..., None, None].expand(*batch, 1, grad.shape[-1]), d_decided.unsqueeze(-2))
         grad = grad.transpose(-3, -2)  # module first, [2, B, out], like the weights
         for (layer, bias), state in zip(reversed(model.readout_layers()), reversed(states[:-1])):
             torch.bmm(per_module(grad.transpose(-1, -2)), per_module(state.transpose(-3, -2)),

@@ -150,3 +150,13 @@ def test_same_seed_same_weights():
     c = ModularRNN(n_connections=9, seed=5)
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
     assert not torch.equal(a.w_hh, c.w_hh)
+
+
+def test_a_shared_readout_adds_both_modules_and_names_the_one_that_adds_more_to_the_answer():
+    model = ModularRNN(n_hidden=4, n_connections=2, n_inputs=6, readout="shared", seed=0)
+    readouts = torch.tensor([[[1.0, 0.0, 0.5], [0.0, 2.0, 0.0]],    # class 1 wins (2.0): module 1 added it
+                             [[3.0, 0.0, 0.0], [1.0, 0.0, 2.5]]])   # class 0 wins (4.0): module 0 added more
+    decided, decider = model.decide(readouts)
+    assert torch.equal(decided, readouts.sum(1)) and decider.tolist() == [1, 0]
+    with pytest.raises(ValueError, match="readout must be one of"):
+        ModularRNN(n_hidden=4, n_connections=2, readout="joint")

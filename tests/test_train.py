@@ -166,11 +166,13 @@ def step_side_by_side(ours, ref, flat, torch_opt, steps: int, before) -> None:
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("bottleneck, decision, message",
-                         list(itertools.product([None, 5], ["max", "absmax"], ["after", "before"])))
-def test_hand_written_gradients_are_autograds(bottleneck, decision, message, device):
+@pytest.mark.parametrize("bottleneck, decision, message, readout",
+                         [(*settings, "separate") for settings in itertools.product([None, 5], ["max", "absmax"],
+                                                                                    ["after", "before"])]
+                         + [(None, "max", "after", "shared"), (5, "max", "before", "shared")])
+def test_hand_written_gradients_are_autograds(bottleneck, decision, message, readout, device):
     model = ModularRNN(n_hidden=8, n_connections=20, n_inputs=12, bottleneck=bottleneck,
-                       decision=decision, message=message, seed=1).double().to(device)
+                       decision=decision, message=message, readout=readout, seed=1).double().to(device)
     x = torch.rand(16, 2, 12, dtype=torch.float64, device=device)
     target = torch.randint(0, 10, (16,), device=device)
     loss = torch.nn.functional.cross_entropy(model(x).decided, target)

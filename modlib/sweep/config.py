@@ -79,6 +79,7 @@ class SweepConfig:
     n_steps: int = 5
     noise: float = 0.0
     onsets: str = "fixed"
+    readout: str = "separate"
 
     def __post_init__(self):
         require_whole_numbers(self)
@@ -111,7 +112,7 @@ class SweepConfig:
         for k in self.connections():  # each within 1 .. N^2
             self.model_config(k, self.architectures[0])
         self.train_config(0)
-        check_engine(self.engine, self.message, self.device)
+        check_engine(self.engine, self.message, self.device, self.readout)
 
     @property
     def static_trial(self) -> bool:
