@@ -27,7 +27,7 @@ def set_threads(args):
 # Config fields and the command-line arguments that set them (None: not given, keep the default).
 MODEL_SETTINGS = {"n_hidden": "hidden", "n_connections": "connections", "bottleneck": "bottleneck",
                   "decision": "decision", "message": "message", "init": "init", "n_steps": "steps",
-                  "readout": "readout"}
+                  "readout": "readout", "cell": "cell"}
 TRAIN_SETTINGS = {"seed": "seed", "epochs": "epochs", "batch_size": "batch_size", "rule": "rule",
                   "modulus": "modulus", "exclude": "exclude", "exclusion": "exclusion", "balance": "balance",
                   "deepr_lr_range": "deepr_lr",
@@ -295,7 +295,7 @@ def add_mask_arguments(p):
 def add_setting_arguments(p):
     """Settings of the model and its training that train, bench and sweep share; an argument not
     given keeps the default (for sweep: the preset's)."""
-    from modlib.model import DECISIONS, INITS, MESSAGES
+    from modlib.model import CELLS, DECISIONS, INITS, MESSAGES
     from modlib.native import ENGINES
     from modlib.task import EXCLUSIONS, RULES
     from modlib.train import KEEPS, OPTIMIZERS
@@ -346,6 +346,9 @@ def add_setting_arguments(p):
                    help="which weights training ends with: last (default) or best-loss, the epoch with the lowest "
                         "test loss (the authors' code)")
     p.add_argument("--steps", type=int, metavar="T", help="steps of a trial T (default: the paper's 5)")
+    p.add_argument("--cell", choices=CELLS,
+                   help="the recurrent unit: rnn, tanh (the paper's, default); beyond the paper: leaky (half-way "
+                        "to the tanh unit each step), gru or lstm, with the other module's message in every gate")
     p.add_argument("--readout", choices=("separate", "frozen", "shared"), action=ReadoutChoice,
                    help="separate: a trained readout per module and the competitive decision (the paper's, default); "
                         "frozen: the same left at their random initial weights (the authors' code); shared: one "

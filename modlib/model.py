@@ -25,6 +25,11 @@ DECISIONS = ("max", "absmax")
 MESSAGES = ("after", "before")
 INITS = ("uniform", "pytorch")
 READOUTS = ("separate", "shared")
+# Cells (beyond the paper, which says its equation "could be easily adapted" to them): the paper's
+# tanh RNN, a leaky one, GRU and LSTM. GATES: how many blocks of N units each layer feeding a cell has.
+CELLS = ("rnn", "leaky", "gru", "lstm")
+GATES = {"rnn": 1, "leaky": 1, "gru": 3, "lstm": 4}
+LEAK = 0.5  # the leaky cell's h_t = (1 - LEAK) h_{t-1} + LEAK tanh(...): half-way to the tanh unit at each step
 INIT_BOUND = 0.1
 
 
@@ -68,7 +73,9 @@ class ModelConfig:
     the bottleneck's readout (fan-in 5: bound 0.447). ``readout="shared"`` (beyond the paper: its
     authors' journal version) replaces the competitive decision by one readout over both
     modules: the two modules' readouts are added, which is one linear map of both states
-    (with one bias, their sum).
+    (with one bias, their sum). ``cell`` chooses the recurrent unit (`CELLS`): the paper's tanh RNN,
+    or, beyond the paper, a leaky one, GRU or LSTM, with the other module's message added where
+    ``W_hh h`` enters (for GRU and LSTM, to every gate's recurrent input).
     """
 
     n_hidden: int = 100
@@ -81,6 +88,7 @@ class ModelConfig:
     message: str = "after"
     init: str = "uniform"
     readout: str = "separate"
+    cell: str = "rnn"
 
     def __post_init__(self):
         require_whole_numbers(self)
@@ -97,6 +105,10 @@ class ModelConfig:
             (self.init in INITS, f"init must be one of {INITS}, got {self.init!r}"),
             (self.readout in READOUTS, f"readout must be one of {READOUTS} (or frozen on the command line: "
                                        f"separate readouts left at their initial weights), got {self.readout!r}"),
+            (self.cell in CELLS, f"cell must be one of {CELLS}, got {self.cell!r}"),
+            (self.cell == "rnn" or self.message == "after",
+             f"the message enters before W_hh only in the tanh RNN (the authors' code); use message 'after' "
+             f"for cell {self.cell!r}"),
         ]
         require(checks)
 
@@ -223,8 +235,9 @@ class ModularRNN(nn.Module):
         # nn.RNN bounds its input weights by the hidden size too, as the layers fed by h do.
         bound, bottleneck_bound = cfg.init_bound(n), cfg.init_bound(width or 1)
         # w_ih is stored input-major, [2, inputs, N], so its gradient is contiguous (3x faster steps).
-        self.w_ih, self.b_ih = uniform(g, bound, 2, cfg.n_inputs, n), uniform(g, bound, 2, n)
-        self.w_hh, self.b_hh = uniform(g, bound, 2, n, n), uniform(g, bound, 2, n)
+        gates = GATES[cfg.cell] * n  # every gate's block of units, in one layer
+        self.w_ih, self.b_ih = uniform(g, bound, 2, cfg.n_inputs, gates), uniform(g, bound, 2, gates)
+        self.w_hh, self.b_hh = uniform(g, bound, 2, gates, n), uniform(g, bound, 2, gates)
         if width:
             self.w_hb, self.b_hb = uniform(g, bound, 2, width, n), uniform(g, bound, 2, width)
             self.w_br, self.b_br = uniform(g, bottleneck_bound, 2, c, width), uniform(g, bottleneck_bound, 2, c)
@@ -290,6 +303,8 @@ class ModularRNN(nn.Module):
     def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
         """Last hidden states ``[B, 2, N]`` for inputs ``x`` of shape ``[B, 2, n_inputs]`` (or
         ``[T, B, 2, n_inputs]``, `per_step`)."""
+        if self.config.cell != "rnn":
+            return self.cell_states(x)[-1]
         per_step = self.per_step(x)
         h = Recurrence.apply(self.input_drive(x), self.recurrent_matrix(), self.config.n_steps, per_step)
         return h.view(*x.shape[per_step:-2], 2, self.config.n_hidden)
@@ -297,9 +312,28 @@ class ModularRNN(nn.Module):
     @torch.no_grad()
     def every_state(self, x: torch.Tensor) -> torch.Tensor:
         """The hidden states of every step, ``[T, B, 2, N]``; the last is `hidden_states`' ``h_T``."""
+        if self.config.cell != "rnn":
+            return self.cell_states(x)
         per_step = self.per_step(x)
         hs = recurrence(self.input_drive(x), self.recurrent_matrix(), self.config.n_steps, per_step)
         return hs.view(self.config.n_steps, *x.shape[per_step:-2], 2, self.config.n_hidden)
+
+    def cell_states(self, x: torch.Tensor) -> torch.Tensor:
+        """Every step's hidden states ``[T, ..., B, 2, N]`` of a leaky, GRU or LSTM cell, by autograd
+        (the tanh RNN has its own fast path). Module n's message, ``C^(1-n -> n) h^(1-n)``, is added
+        where ``W_hh h`` enters: to every gate's recurrent input."""
+        per_step, n = self.per_step(x), self.config.n_hidden
+        drive = torch.einsum("...bmi,...mig->...bmg", x, self.w_ih) + self.b_ih.unsqueeze(-3)
+        w_hh, b_hh = self.w_hh, self.b_hh.unsqueeze(-3)
+        towards = self.interconnections().flip(-3)  # towards[n]: the connections from module 1 - n to module n
+        h = torch.zeros(*drive.shape[per_step:-1], n, dtype=drive.dtype, device=drive.device)
+        memory, states = torch.zeros_like(h), []
+        for t in range(self.config.n_steps):
+            message = torch.einsum("...bmj,...mij->...bmi", h.flip(-2), towards)
+            recurrent = torch.einsum("...bmj,...mgj->...bmg", h, w_hh) + b_hh
+            h, memory = CELL_STEPS[self.config.cell](drive[t] if per_step else drive, recurrent, message, h, memory)
+            states.append(h)
+        return torch.stack(states)
 
     def readout_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """The per-module linear maps from ``h_T`` to the readout, ``(weight [2, out, in], bias [2, out])``:
@@ -337,3 +371,36 @@ class ModularRNN(nn.Module):
     def module_parameters(self) -> dict[str, torch.Tensor]:
         """The dense, per-module parameters (everything but the interconnections)."""
         return {name: p for name, p in self.named_parameters() if name != "theta"}
+
+
+
+# One step of each cell but the tanh RNN: the input terms, the recurrent terms (each gate's
+# block of N units, W_hh h + b_hh), the message from the other module, the state and, for the
+# LSTM, its memory cell; returns the new state and memory.
+
+def per_gate(message: torch.Tensor, gates: int) -> torch.Tensor:
+    """The message added to each of ``gates`` blocks."""
+    return torch.cat([message] * gates, dim=-1)
+
+
+def leaky_step(inputs, recurrent, message, h, memory):
+    return torch.lerp(h, torch.tanh(inputs + recurrent + message), LEAK), memory
+
+
+def gru_step(inputs, recurrent, message, h, memory):
+    """PyTorch's GRU (reset r, update z, candidate n), the message in each gate's recurrent input:
+    n = tanh(x_n + r * (W_hn h + b_hn + message)), h' = (1 - z) n + z h."""
+    x_r, x_z, x_n = inputs.chunk(3, -1)
+    h_r, h_z, h_n = (recurrent + per_gate(message, 3)).chunk(3, -1)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    return torch.lerp(torch.tanh(x_n + r * h_n), h, z), memory
+
+
+def lstm_step(inputs, recurrent, message, h, memory):
+    """An LSTM step (input, forget, cell and output gates), the message in each gate's recurrent input."""
+    i, f, g, o = (inputs + recurrent + per_gate(message, 4)).chunk(4, -1)
+    memory = torch.sigmoid(f) * memory + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(memory), memory
+
+
+CELL_STEPS = {"leaky": leaky_step, "gru": gru_step, "lstm": lstm_step}

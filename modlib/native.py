@@ -35,10 +35,13 @@ SOURCE = Path(__file__).with_name("native.cpp")
 FLAGS = ["-O3", "-fopenmp-simd", "-fno-math-errno", "-ffp-contract=off"]
 
 
-def check_engine(engine: str, message: str = "after", device: str = "cpu", readout: str = "separate") -> None:
+def check_engine(engine: str, message: str = "after", device: str = "cpu", readout: str = "separate",
+                 cell: str = "rnn") -> None:
     """Refuse, with the fix, an engine that cannot train this model here."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "native" and cell != "rnn":
+        raise ValueError(f"engine 'native' trains the tanh RNN only (the paper's); use engine 'torch' for cell {cell!r}")
     if engine == "native" and readout != "separate":
         raise ValueError(f"engine 'native' trains separate readouts only (the paper's); use engine 'torch' for "
                          f"readout={readout!r}")

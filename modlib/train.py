@@ -323,7 +323,7 @@ def trained_parameters(model: ModularRNN, cfg: TrainConfig) -> list[torch.Tensor
 
 def new_model(model_cfg: ModelConfig, cfg: TrainConfig) -> tuple[ModularRNN, FlatAdadelta, DeepR]:
     """A freshly initialised model on ``cfg.device`` and its two optimisers, seeded by ``cfg.seed``."""
-    native.check_engine(cfg.engine, model_cfg.message, cfg.device, model_cfg.readout)
+    native.check_engine(cfg.engine, model_cfg.message, cfg.device, model_cfg.readout, model_cfg.cell)
     torch.manual_seed(cfg.seed)
     model = ModularRNN.from_config(model_cfg, seed=cfg.seed).to(cfg.device)
     dense = dense_optimizer(trained_parameters(model, cfg), cfg)
@@ -351,6 +351,8 @@ def loss_and_gradients(model: ModularRNN, x: torch.Tensor, target: torch.Tensor,
     take a leading axis on ``x`` ``[M, B, 2, in]`` and ``target`` ``[M, B]``, and ``weight``
     ``[M, B]``, each pair's share of its model's loss (1/B for a model's B pairs, 0 for padding);
     the loss is then each model's, ``[M]``."""
+    if model.config.cell != "rnn":
+        return autograd_loss_and_gradients(model, x, target)
     per_step = model.per_step(x)  # inputs that change over the trial: [T, B, 2, in]
     batch = x.shape[per_step:-2]
     with torch.no_grad():
@@ -391,6 +393,18 @@ def loss_and_gradients(model: ModularRNN, x: torch.Tensor, target: torch.Tensor,
         grad_buffer(model.w_hh).copy_(d_w_hh)
         grad_buffer(model.theta).copy_(d_theta)
     return loss, decided
+
+
+def autograd_loss_and_gradients(model: ModularRNN, x: torch.Tensor, target: torch.Tensor):
+    """`loss_and_gradients` by autograd, for the cells with no hand-written backward: every
+    parameter's gradient written into its ``.grad``, where the optimisers read it."""
+    out = model(x)
+    loss = F.cross_entropy(out.decided, target)
+    params = list(model.parameters())
+    with torch.no_grad():
+        for p, g in zip(params, torch.autograd.grad(loss, params, allow_unused=True)):
+            grad_buffer(p).copy_(g) if g is not None else grad_buffer(p).zero_()
+    return loss.detach(), out.decided.detach()
 
 
 def train_step(model: ModularRNN, dense: FlatAdadelta, sparse: DeepR, x: torch.Tensor,

@@ -160,3 +160,75 @@ def test_a_shared_readout_adds_both_modules_and_names_the_one_that_adds_more_to_
     assert torch.equal(decided, readouts.sum(1)) and decider.tolist() == [1, 0]
     with pytest.raises(ValueError, match="readout must be one of"):
         ModularRNN(n_hidden=4, n_connections=2, readout="joint")
+
+
+def torch_cell(cell: str, model: ModularRNN, module: int) -> torch.nn.Module:
+    """PyTorch's own GRU or LSTM cell with one module's weights (the same gate order)."""
+    reference = {"gru": torch.nn.GRUCell, "lstm": torch.nn.LSTMCell}[cell](model.config.n_inputs, model.config.n_hidden)
+    with torch.no_grad():
+        reference.weight_ih.copy_(model.w_ih[module].T)
+        reference.weight_hh.copy_(model.w_hh[module])
+        reference.bias_ih.copy_(model.b_ih[module])
+        reference.bias_hh.copy_(model.b_hh[module])
+    return reference.double()
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_without_interconnections_each_module_is_pytorchs_own_cell(cell):
+    model = ModularRNN(n_hidden=5, n_connections=4, n_inputs=3, cell=cell, seed=2).double()
+    with torch.no_grad():
+        model.theta.zero_()  # no active interconnection: the modules are two separate networks
+    x = torch.rand(6, 2, 3, dtype=torch.float64)
+    states = model.every_state(x)
+    for module in (0, 1):
+        reference, h = torch_cell(cell, model, module), None
+        for t in range(model.config.n_steps):
+            h = reference(x[:, module], h)
+            assert torch.allclose(states[t, :, module], h[0] if cell == "lstm" else h, atol=1e-12), (module, t)
+
+
+@pytest.mark.parametrize("cell", ["leaky", "gru", "lstm"])
+def test_a_cell_step_adds_the_other_modules_message_to_every_gates_recurrent_input(cell):
+    """The second step from the first, by the cell's equation written out here."""
+    from modlib.model import LEAK
+
+    model = ModularRNN(n_hidden=5, n_connections=10, n_inputs=3, cell=cell, seed=3).double()
+    x = torch.rand(4, 2, 3, dtype=torch.float64)
+    states = model.every_state(x)
+    c = model.interconnections()  # c[d]: from module d to module 1 - d
+    first = states[0]
+    for n in (0, 1):
+        h, message = first[:, n], first[:, 1 - n] @ c[1 - n].T
+        inputs, recurrent = x[:, n] @ model.w_ih[n] + model.b_ih[n], h @ model.w_hh[n].T + model.b_hh[n]
+        sig = torch.sigmoid
+        if cell == "leaky":
+            expected = (1 - LEAK) * h + LEAK * torch.tanh(inputs + recurrent + message)
+        elif cell == "gru":
+            (x_r, x_z, x_n), (h_r, h_z, h_n) = inputs.chunk(3, -1), recurrent.chunk(3, -1)
+            r, z = sig(x_r + h_r + message), sig(x_z + h_z + message)
+            expected = (1 - z) * torch.tanh(x_n + r * (h_n + message)) + z * h
+        else:
+            i, f, g, o = (x[:, n] @ model.w_ih[n] + model.b_ih[n] + model.b_hh[n]).chunk(4, -1)
+            memory = sig(i) * torch.tanh(g)  # the first step, from h = 0 and memory 0
+            i, f, g, o = (inputs + recurrent + torch.cat([message] * 4, -1)).chunk(4, -1)
+            memory = sig(f) * memory + sig(i) * torch.tanh(g)
+            expected = sig(o) * torch.tanh(memory)
+        assert torch.allclose(states[1, :, n], expected, atol=1e-12), n
+
+
+@pytest.mark.parametrize("cell", ["leaky", "gru", "lstm"])
+def test_cells_train_by_autograd_into_the_optimisers_buffers(cell):
+    from modlib.model import ModelConfig
+    from modlib.train import TrainConfig, loss_and_gradients, new_model
+
+    model, dense, _ = new_model(ModelConfig(n_hidden=6, n_connections=8, n_inputs=784, cell=cell), TrainConfig())
+    x, target = torch.rand(16, 2, 784), torch.randint(0, 10, (16,))
+    dense.zero_grad()
+    loss, _ = loss_and_gradients(model, x, target)
+    reference = torch.nn.functional.cross_entropy(model(x).decided, target)
+    expected = torch.autograd.grad(reference, dense.params)
+    assert torch.isclose(loss, reference.detach())
+    for view, grad in zip(dense.grad_views, expected):  # written where Adadelta reads
+        assert torch.allclose(view, grad) and grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="message enters before W_hh only in the tanh RNN"):
+        ModelConfig(cell=cell, message="before")

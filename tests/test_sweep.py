@@ -66,6 +66,12 @@ def test_shards_partition_the_jobs():
     ("smoke", {"noise": 0.4}, "the weight mask and what crosses are measured on the paper's trial only"),
     ("smoke", {"noise": 0.4, "metrics": ("correlation",), "ensemble": 4}, "use --ensemble 1 for noise"),
     ("smoke", {"onsets": "random", "metrics": ("correlation",), "engine": "native"}, "use engine torch for noise"),
+    ("smoke", {"cell": "transformer"}, "cell must be one of"),
+    ("smoke", {"cell": "gru", "engine": "native"}, "engine 'native' trains the tanh RNN only"),
+    ("smoke", {"cell": "lstm", "ensemble": 4}, "use --ensemble 1 and leave crossing out for cell 'lstm'"),
+    ("smoke", {"cell": "leaky", "metrics": ("crossing",)}, "leave crossing out for cell 'leaky'"),
+    ("smoke", {"readout": "joint"}, "readout must be one of"),
+    ("smoke", {"readout": "shared", "engine": "native"}, "engine 'native' trains separate readouts only"),
 ])
 def test_bad_settings_give_one_clear_error(preset, overrides, message):
     with pytest.raises(ValueError, match=message):

@@ -80,6 +80,7 @@ class SweepConfig:
     noise: float = 0.0
     onsets: str = "fixed"
     readout: str = "separate"
+    cell: str = "rnn"
 
     def __post_init__(self):
         require_whole_numbers(self)
@@ -103,6 +104,9 @@ class SweepConfig:
              f"step): leave them out of --metrics for noise {self.noise} and {self.onsets} onsets"),
             (self.static_trial or self.ensemble == 1,
              "an ensemble shows the same image at every step: use --ensemble 1 for noise or random onsets"),
+            (self.cell == "rnn" or (self.ensemble == 1 and "crossing" not in self.metrics),
+             f"ensembles and what crosses (--metrics crossing) use the tanh RNN's own step: use --ensemble 1 and "
+             f"leave crossing out for cell {self.cell!r}"),
         ]
         check_trial(self.noise, self.onsets, self.n_steps)  # first: a bad trial makes the metrics' check misleading
         require(problems)
@@ -112,7 +116,7 @@ class SweepConfig:
         for k in self.connections():  # each within 1 .. N^2
             self.model_config(k, self.architectures[0])
         self.train_config(0)
-        check_engine(self.engine, self.message, self.device, self.readout)
+        check_engine(self.engine, self.message, self.device, self.readout, self.cell)
 
     @property
     def static_trial(self) -> bool:
