@@ -94,7 +94,8 @@ class ModelConfig:
         require_whole_numbers(self)
         n2 = self.n_hidden ** 2
         checks = [
-            (self.n_hidden >= 1, f"n_hidden must be >= 1, got {self.n_hidden}"),
+            (self.n_hidden >= 2, f"n_hidden (--hidden, units per module N) must be >= 2: one unit per module "
+                                 f"leaves no choice of where a connection goes; got {self.n_hidden}"),
             (1 <= self.n_connections <= n2,
              f"n_connections must be between 1 and n_hidden**2 = {n2}, got {self.n_connections}"),
             (self.bottleneck is None or self.bottleneck >= 1,

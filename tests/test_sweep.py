@@ -47,7 +47,7 @@ def test_shards_partition_the_jobs():
     ("smoke", {"name": "../paper"}, "a sweep's name is the folder.*got '../paper'"),
     ("smoke", {"name": ""}, "cannot be empty"),
     ("smoke", {"architectures": ("lstm",)}, "architectures must be among"),
-    ("smoke", {"n_hidden": 0}, "n_hidden must be >= 1"),
+    ("smoke", {"n_hidden": 1}, r"n_hidden \(--hidden, units per module N\) must be >= 2"),
     ("smoke", {"k_values": (1, 10001)}, "n_connections must be between 1 and n_hidden.*got 10001"),
     ("smoke", {"deepr_lr_range": (0.1,)}, "deepr_lr_range must be two positive learning rates"),
     ("smoke", {"rule": "eq"}, "rule must be one of"),
