@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from modlib.metrics import MEASURES, METRICS, specialization
+from modlib.timecourse import STEP_MEASURES
 from modlib.sweep import (AUTHORS_VARIANTS, BOOK_RESULTS, CURVES, LONG_MODULI, MODULUS_SWEEPS, VARIANTS,
                           read_table)
 
@@ -27,6 +28,29 @@ def specialization_frame(table: pd.DataFrame) -> pd.DataFrame:
         s = specialization(m)
         out.append(dict(zip(keys, key), spec_0=s[0], spec_1=s[1], spec=s.mean()))
     return pd.DataFrame(out, columns=keys + ["spec_0", "spec_1", "spec"])
+
+
+ACCURACY_STEP_MEASURES = ("step_bottleneck", "step_probe", "step_ablation")  # tables of accuracies, chance 0.1
+
+
+def step_frame(table: pd.DataFrame, chance: float = 0.0) -> pd.DataFrame:
+    """Per model, step and per-step measure (`modlib.timecourse.STEP_MEASURES`): each module's
+    specialization (``spec_0``, ``spec_1``) and their mean (``spec``), by the paper's formula. With
+    ``chance`` > 0 the accuracy measures' tables are first corrected as the journal version does:
+    ``a = clip((accuracy - chance) / (1 - chance), 0, 1)`` (its chance is 0.1, ten digits)."""
+    keys = ["architecture", "k", "p", "seed", "metric", "step"]
+    rows = table[table["metric"].isin(STEP_MEASURES)]
+    if rows.empty:
+        raise ValueError("this table has no per-step rows: run its sweep with --metrics steps")
+    wide = rows.pivot_table(index=keys, columns=["module", "subtask"], values="value")
+    m = wide[[(0, 0), (0, 1), (1, 0), (1, 1)]].to_numpy(float)
+    accuracy = wide.index.get_level_values("metric").isin(ACCURACY_STEP_MEASURES)
+    if chance:
+        m[accuracy] = np.clip((m[accuracy] - chance) / (1 - chance), 0, 1)
+    with np.errstate(invalid="ignore"):
+        spec_0 = (m[:, 0] - m[:, 1]) / (m[:, 0] + m[:, 1])
+        spec_1 = (m[:, 3] - m[:, 2]) / (m[:, 3] + m[:, 2])
+    return wide.index.to_frame(index=False).assign(spec_0=spec_0, spec_1=spec_1, spec=(spec_0 + spec_1) / 2)
 
 
 def level_means(table: pd.DataFrame) -> pd.DataFrame:

@@ -259,6 +259,30 @@ def both_ways_figure(effects, ps: tuple[float, ...] = (1e-4, 1.0)):
     return fig
 
 
+def step_figure(frames: dict, measure: str):
+    """Specialization against the step of the trial by one per-step ``measure``: a column per
+    input condition (``frames``: label to `modlib.analysis.step_frame`), a row per module, a line
+    per level p (mean over seeds), darker where sparser."""
+    fig, axes = plt.subplots(2, len(frames), figsize=(3.6 * len(frames) + 1, 6), sharex=True, sharey=True,
+                             squeeze=False)
+    for column, (label, frame) in enumerate(frames.items()):
+        rows = frame[frame["metric"] == measure]
+        levels = sorted(rows["p"].unique())
+        colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(levels)))
+        for module, ax in enumerate(axes[:, column]):
+            for p, color in zip(levels, colors):
+                curve = rows[rows["p"] == p].groupby("step")[f"spec_{module}"].mean()
+                ax.plot(curve.index, curve.to_numpy(), marker="o", ms=3, color=color, label=f"p = {p:.2g}")
+            ax.set_title(f"{label}: module {module}", fontsize=10)
+            ax.grid(alpha=0.3)
+        axes[-1, column].set_xlabel("step t of the trial")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"{measure.removeprefix('step_')} specialization")
+    axes[0, -1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
 def accuracy_figure(table):
     """Test accuracy on the parity task against p, per architecture (the paper's fig. 5)."""
     fig, ax = plt.subplots(figsize=(6, 3.8))

@@ -519,3 +519,25 @@ def test_reseeding_a_sweep_whose_seeds_agree_moves_no_verdict():
     spread = with_accuracy(spec_table({p: list(s + rng.normal(0, 0.3, 3)) for p, s in zip(FOUR_LEVELS, [0.2, 0.1, 0, 0])}),
                            0.95)
     assert verdict_stability(spread, draws=10)["any"] > 0
+
+
+def step_rows(values: dict[int, float], metric: str = "step_probe", p: float = 1e-4, seeds: int = 2) -> pd.DataFrame:
+    """Per-step rows whose tables are own = a, other = b for both modules: values[step] = (a, b)."""
+    rows = [dict(architecture="standard", n_hidden=100, k=round(p * 10_000), p=p, q=0.0, seed=seed, metric=metric,
+                 module=n, subtask=t, step=step, value=own if n == t else other)
+            for step, (own, other) in values.items() for seed in range(seeds) for n in (0, 1) for t in (0, 1)]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def test_each_steps_specialization_is_the_papers_formula_with_an_optional_chance_correction():
+    from modlib.analysis import step_frame
+
+    table = step_rows({1: (0.9, 0.1), 2: (0.55, 0.1)})
+    frame = step_frame(table).groupby("step")[["spec_0", "spec_1", "spec"]].mean()
+    assert np.allclose(frame.loc[1], 0.8) and np.allclose(frame.loc[2], 0.45 / 0.65)
+    corrected = step_frame(table, chance=0.1).groupby("step")["spec"].mean()
+    assert np.allclose(corrected, [1.0, 1.0])  # the other digit at chance: no information, fully specialised
+    correlation = step_frame(step_rows({1: (0.55, 0.1)}, metric="step_correlation"), chance=0.1)
+    assert np.allclose(correlation["spec"], 0.45 / 0.65)  # correlations are not accuracies: never corrected
+    with pytest.raises(ValueError, match="--metrics steps"):
+        step_frame(spec_table({1e-4: [0.5]}))

@@ -157,3 +157,16 @@ def test_the_both_ways_figure_draws_each_direction_per_quantity_and_level():
     first = fig.axes[0]
     assert [c.get_label() for c in first.containers] == ["added to the text", "taken from the authors'"]
     assert [t.get_text() for t in first.get_yticklabels()] == ["message enters before W_hh", "Adam 1e-3, x0.9 per epoch"]
+
+
+def test_the_step_figure_draws_a_line_per_level_for_each_condition_and_module():
+    from modlib.analysis import step_frame
+    from modlib.plots import step_figure
+    from tests.test_analysis import step_rows
+
+    table = pd.concat([step_rows({1: (0.9, 0.1), 2: (0.5, 0.3)}, p=p) for p in (1e-4, 1.0)])
+    fig = step_figure({"static": step_frame(table), "noisy": step_frame(table)}, "step_probe")
+    assert len(fig.axes) == 4 and fig.axes[1].get_title() == "noisy: module 0"
+    lines = fig.axes[0].lines
+    assert [line.get_label() for line in lines] == ["p = 0.0001", "p = 1"]
+    assert list(lines[0].get_xdata()) == [1, 2] and np.allclose(lines[0].get_ydata(), [0.8, 0.25])
