@@ -638,6 +638,36 @@ def verdict_stability(table: pd.DataFrame, draws: int = 20, seed: int = 0) -> di
     return {"any": float(np.mean(moved)), "flip": float(np.mean(flipped))}
 
 
+def phase_frame(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Mean specialization per module size N, level p, measure and module, over sweeps of several
+    N (their tables, each from `specialization_frame`'s measures): rows (n_hidden, p, metric),
+    columns ``module 0``, ``module 1`` and ``mean``."""
+    frames = [specialization_frame(table).assign(n_hidden=int(table["n_hidden"].iloc[0])) for table in tables]
+    means = pd.concat(frames).groupby(["n_hidden", "p", "metric"])[["spec_0", "spec_1", "spec"]].mean()
+    return means.set_axis(["module 0", "module 1", "mean"], axis=1)
+
+
+def size_onsets(phase: pd.DataFrame, fraction: float = ONSET_FRACTION) -> pd.DataFrame:
+    """Where specialization starts to rise at each module size N (`onset_p` of each module's and
+    their mean's curve, from `phase_frame`), as a fraction p, a number of connections k = p N^2
+    and a ratio of connections to units k / N. Rows (metric, n_hidden, column)."""
+    rows = []
+    for (n, metric), group in phase.groupby(["n_hidden", "metric"]):
+        for column in phase.columns:
+            p = onset_p(group[column].droplevel(["n_hidden", "metric"]), fraction)
+            rows.append(dict(metric=metric, n_hidden=n, column=column, onset_p=p, onset_k=p * n ** 2,
+                             onset_k_per_n=p * n))
+    return pd.DataFrame(rows).set_index(["metric", "n_hidden", "column"])
+
+
+def onset_spread(onsets: pd.DataFrame) -> pd.DataFrame:
+    """How far each reading of the onset (p, k, k / N; `size_onsets`) moves across module sizes:
+    the standard deviation of its log10 over N, per measure and column. The reading that moves
+    least is the one an onset keeps as N changes; NaN onsets (no rise) are left out."""
+    logs = np.log10(onsets[["onset_p", "onset_k", "onset_k_per_n"]])
+    return logs.groupby(level=["metric", "column"]).std().set_axis(["p", "k", "k / N"], axis=1)
+
+
 def paired_accuracy(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Two sweeps' test accuracy, per architecture and k, over the models both trained
     (`paired_means`)."""

@@ -283,6 +283,25 @@ def step_figure(frames: dict, measure: str):
     return fig
 
 
+def phase_figure(phase, column: str = "mean"):
+    """Specialization over module size N (rows) and the fraction of interconnections p (log scale),
+    a heatmap per measure, from `modlib.analysis.phase_frame`'s ``column`` (a module, or their mean)."""
+    metrics = [m for m in MEASURES if m in phase.index.unique("metric")]
+    sizes = sorted(phase.index.unique("n_hidden"))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 0.5 * len(sizes) + 2.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for row, n in enumerate(sizes):
+            curve = phase.xs((n, metric), level=("n_hidden", "metric"))[column].sort_index()
+            logs = np.log10(curve.index.to_numpy(float))
+            edges = np.concatenate([[logs[0] - 0.25], (logs[1:] + logs[:-1]) / 2, [logs[-1] + 0.25]])
+            mesh = ax.pcolormesh(edges, [row, row + 1], curve.to_numpy()[None, :], vmin=-0.2, vmax=1, cmap="magma")
+        ax.set_yticks(np.arange(len(sizes)) + 0.5, [f"N = {n}" for n in sizes])
+        ax.set_xlabel("fraction of interconnections p (log10)")
+        ax.set_title(f"{LABELS[metric]} ({column})")
+    fig.colorbar(mesh, ax=axes[0].tolist(), label="specialization")
+    return fig
+
+
 def accuracy_figure(table):
     """Test accuracy on the parity task against p, per architecture (the paper's fig. 5)."""
     fig, ax = plt.subplots(figsize=(6, 3.8))

@@ -541,3 +541,24 @@ def test_each_steps_specialization_is_the_papers_formula_with_an_optional_chance
     assert np.allclose(correlation["spec"], 0.45 / 0.65)  # correlations are not accuracies: never corrected
     with pytest.raises(ValueError, match="--metrics steps"):
         step_frame(spec_table({1e-4: [0.5]}))
+
+
+def size_table(n: int, onset_k: float, seeds: int = 2) -> pd.DataFrame:
+    """A sweep at module size n whose correlation specialization is 1 at k <= onset_k and 0 above."""
+    ks = np.unique(np.round(np.geomspace(1, n * n, 40)).astype(int))
+    table = spec_table({k / n ** 2: [1.0 if k <= onset_k else 0.0] * seeds for k in ks})
+    return table.assign(n_hidden=n, k=(table["p"] * n * n).round().astype(int))
+
+
+def test_phase_onsets_say_which_reading_of_the_onset_holds_across_module_sizes():
+    from modlib.analysis import onset_spread, phase_frame, size_onsets
+
+    tables = [size_table(n, onset_k=2 * n) for n in (10, 25, 50)]  # the rise starts at k = 2N: a fixed k / N
+    phase = phase_frame(tables)
+    assert set(phase.index.get_level_values("n_hidden")) == {10, 25, 50}
+    assert phase.loc[(10, 0.01, "correlation"), "mean"] == 1.0
+    onsets = size_onsets(phase).xs("mean", level="column").loc["correlation"]
+    k_per_n = onsets["onset_k_per_n"]
+    assert (k_per_n <= 2).all() and (onsets["onset_k"] == onsets["onset_p"] * onsets.index.to_numpy() ** 2).all()
+    spread = onset_spread(size_onsets(phase)).loc[("correlation", "mean")]
+    assert spread["k / N"] < spread["p"] and spread["k / N"] < spread["k"]

@@ -170,3 +170,15 @@ def test_the_step_figure_draws_a_line_per_level_for_each_condition_and_module():
     lines = fig.axes[0].lines
     assert [line.get_label() for line in lines] == ["p = 0.0001", "p = 1"]
     assert list(lines[0].get_xdata()) == [1, 2] and np.allclose(lines[0].get_ydata(), [0.8, 0.25])
+
+
+def test_the_phase_figure_draws_a_row_per_module_size_for_each_measure():
+    from modlib.analysis import phase_frame
+    from modlib.plots import phase_figure
+    from tests.test_analysis import size_table
+
+    fig = phase_figure(phase_frame([size_table(n, onset_k=2 * n) for n in (10, 25)]))
+    heat = fig.axes[0]
+    assert heat.get_title() == "correlation (mean)" and len(heat.collections) == 2
+    assert [t.get_text() for t in heat.get_yticklabels()] == ["N = 10", "N = 25"]
+    assert heat.collections[0].get_array().max() == 1.0
