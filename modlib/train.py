@@ -461,7 +461,8 @@ def train_epoch(model, dense, sparse, split: Split, pairs, cfg: TrainConfig, epo
     rewired = 0
     starts = range(0, len(i0), cfg.batch_size)
     bar = tqdm(starts, desc=f"epoch {epoch + 1}", leave=False, disable=not progress)
-    noise = torch.Generator().manual_seed(1000 * cfg.seed + epoch)  # the trials' noise and onsets, if any
+    # the trials' noise and onsets, for a trial that has them
+    noise = None if split.trial.static else torch.Generator().manual_seed(1000 * cfg.seed + epoch)
     for step, start in enumerate(bar):
         batch = slice(start, start + cfg.batch_size)
         target = targets[batch]
