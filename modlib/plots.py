@@ -36,6 +36,27 @@ def pair_grid(images: torch.Tensor, labels: torch.Tensor, i0: torch.Tensor, i1: 
     return fig
 
 
+def trial_figure(trials: dict):
+    """What each module sees at each step of one pair's trial, a pair of rows (module 0, module 1)
+    per condition (``trials``: label to inputs ``[T, 2, 784]``, `modlib.trial.Trial.present`)."""
+    steps = max(len(x) for x in trials.values())
+    fig, axes = plt.subplots(2 * len(trials), steps, figsize=(1.2 * steps + 1.4, 2.5 * len(trials)), squeeze=False)
+    for i, (label, x) in enumerate(trials.items()):
+        x = x.cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+        for module in (0, 1):
+            row = axes[2 * i + module]
+            for t, ax in enumerate(row):
+                if t < len(x):
+                    ax.imshow(x[t, module].reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
+                ax.set_xticks([]), ax.set_yticks([])
+                ax.set_frame_on(t < len(x))
+            row[0].set_ylabel(f"{label}\nmodule {module}", fontsize=8)
+    for t, ax in enumerate(axes[0]):
+        ax.set_title(f"t = {t + 1}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def combination_table(valid: np.ndarray, parity: np.ndarray):
     """The 10 x 10 digit combinations: excluded cells blank, kept cells coloured by P."""
     fig, ax = plt.subplots(figsize=(4.2, 3.8))

@@ -182,3 +182,19 @@ def test_the_phase_figure_draws_a_row_per_module_size_for_each_measure():
     assert heat.get_title() == "correlation (mean)" and len(heat.collections) == 2
     assert [t.get_text() for t in heat.get_yticklabels()] == ["N = 10", "N = 25"]
     assert heat.collections[0].get_array().max() == 1.0
+
+
+def test_the_trial_figure_shows_each_module_at_each_step_per_condition():
+    import torch
+
+    from modlib.plots import trial_figure
+    from modlib.trial import Trial
+
+    x = torch.rand(16, 2, 784)
+    trials = {name: trial.present(x, 4, torch.Generator().manual_seed(0))[:, 0] if not trial.static
+              else x[0].expand(4, 2, 784) for name, trial in
+              {"static": Trial(), "noise 0.4": Trial(noise=0.4), "random onsets": Trial(onsets="random")}.items()}
+    fig = trial_figure(trials)
+    assert len(fig.axes) == 6 * 4 and fig.axes[0].get_title() == "t = 1"
+    assert fig.axes[4].get_ylabel() == "static\nmodule 1"
+    assert np.array_equal(fig.axes[0].images[0].get_array(), x[0, 0].reshape(28, 28).numpy())
