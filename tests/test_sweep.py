@@ -412,8 +412,12 @@ def test_an_interrupted_reproduce_resumes_where_it_stopped(tmp_path, monkeypatch
     assert not (tmp_path / sweep.REPRODUCE_STATE).exists()
 
 
+QUICK = "quick"  # the smoke preset with one metric and fewer images: these tests are about stopping and resuming
+
+
 def sweep_command(results, *extra):
-    return [sys.executable, "-m", "modlib", "sweep", "--preset", "smoke", "--results", str(results), *extra]
+    return [sys.executable, "-m", "modlib", "sweep", "--preset", "smoke", "--name", QUICK, "--metrics", "correlation",
+            "--train-images", "3000", "--test-images", "1000", "--results", str(results), *extra]
 
 
 def comparable(folder):
@@ -426,7 +430,7 @@ def comparable(folder):
 def uninterrupted(tmp_path_factory):
     results = tmp_path_factory.mktemp("uninterrupted")
     subprocess.run(sweep_command(results), check=True, cwd=ROOT, capture_output=True)
-    return comparable(results / "smoke")
+    return comparable(results / QUICK)
 
 
 def wait_for_job_files(jobs: Path, count: int, timeout: float = 120) -> None:
@@ -439,14 +443,14 @@ def wait_for_job_files(jobs: Path, count: int, timeout: float = 120) -> None:
 @needs_mnist
 def test_killed_sweep_resumes_to_the_same_table(tmp_path, uninterrupted):
     proc = subprocess.Popen(sweep_command(tmp_path), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    jobs = tmp_path / "smoke" / "jobs"
+    jobs = tmp_path / QUICK / "jobs"
     wait_for_job_files(jobs, 2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     finished = len(list(jobs.glob("*.csv")))
     assert 2 <= finished < 6, "the kill should land mid-sweep"
     subprocess.run(sweep_command(tmp_path, "--resume"), check=True, cwd=ROOT, capture_output=True)
-    pd.testing.assert_frame_equal(comparable(tmp_path / "smoke"), uninterrupted)
+    pd.testing.assert_frame_equal(comparable(tmp_path / QUICK), uninterrupted)
 
 
 @needs_mnist
@@ -457,7 +461,7 @@ def test_ctrl_c_ends_a_sweep_with_one_line_and_its_finished_jobs_merged(tmp_path
     proc = subprocess.Popen(sweep_command(tmp_path, "--workers", workers), cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    jobs = tmp_path / "smoke" / "jobs"
+    jobs = tmp_path / QUICK / "jobs"
     wait_for_job_files(jobs, 2)
     os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal: to the sweep and its workers
     _, stderr = proc.communicate(timeout=60)
@@ -465,7 +469,7 @@ def test_ctrl_c_ends_a_sweep_with_one_line_and_its_finished_jobs_merged(tmp_path
     assert proc.returncode == 130 and finished < 6, "the interrupt should land mid-sweep"
     assert stderr.strip().splitlines()[-1].startswith("interrupted; its finished models are merged")
     assert "Traceback" not in stderr
-    assert read_provenance("smoke", tmp_path)["jobs_finished"] == finished
+    assert read_provenance(QUICK, tmp_path)["jobs_finished"] == finished
 
 
 @needs_mnist
@@ -473,15 +477,15 @@ def test_shards_merge_into_the_same_table(tmp_path, uninterrupted):
     for shard in ("1/2", "0/2"):
         subprocess.run(sweep_command(tmp_path, "--shard", shard, "--resume"), check=True, cwd=ROOT,
                        capture_output=True)
-    pd.testing.assert_frame_equal(comparable(tmp_path / "smoke"), uninterrupted)
+    pd.testing.assert_frame_equal(comparable(tmp_path / QUICK), uninterrupted)
 
 
 @needs_mnist
 def test_workers_split_the_sweep_and_merge_into_the_same_table(tmp_path, uninterrupted):
     subprocess.run(sweep_command(tmp_path, "--workers", "2"), check=True, cwd=ROOT, capture_output=True)
     # one-thread workers may round float64 reductions differently (1e-11 seen): compare to 1e-5
-    pd.testing.assert_frame_equal(comparable(tmp_path / "smoke"), uninterrupted)
-    provenance = json.loads((tmp_path / "smoke" / "provenance.json").read_text())
+    pd.testing.assert_frame_equal(comparable(tmp_path / QUICK), uninterrupted)
+    provenance = json.loads((tmp_path / QUICK / "provenance.json").read_text())
     [run] = provenance["runs"]  # one command, two workers
     assert len(run["worker_seconds"]) == 2 and provenance["jobs_finished"] == 6
 
