@@ -572,6 +572,17 @@ def both_ways_table(effects: pd.DataFrame, p: float) -> pd.DataFrame:
     return wide.reindex(choices).sort_index(axis=1, level="quantity", sort_remaining=False).fillna("not stored")
 
 
+def direction_disagreements(effects: pd.DataFrame) -> pd.DataFrame:
+    """Where a choice's effect added to the text and taken from the authors' configuration
+    (`both_ways_effects`) disagree: their 95% intervals do not overlap. Such a choice acts
+    together with some other choice (which, single-choice sweeps cannot say). Rows (choice,
+    quantity, p); columns each direction's effect."""
+    wide = effects.unstack("direction")
+    added, taken = DIRECTIONS
+    apart = (wide["low", added] > wide["high", taken]) | (wide["low", taken] > wide["high", added])
+    return wide.loc[apart, "effect"][[added, taken]]
+
+
 def both_ways_verdicts(tables: dict[str, pd.DataFrame], resamples: int = 200) -> pd.DataFrame:
     """Each verdict an authors' choice moves, in each direction: the verdicts of `verdict_cells`
     (the paper's reading; the mean of the modules and each module), for the claims

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from modlib.analysis import (accurate_models, both_ways_effects, both_ways_table, both_ways_verdicts,
-                             choices_that_move, stored_both_ways, verdict_stability, bootstrap_means, bootstrap_onsets,
+                             choices_that_move, direction_disagreements, stored_both_ways,
+                             verdict_stability, bootstrap_means, bootstrap_onsets,
                              calibrated_q, choice_effect, claim_figures, claims,
                              compare_moduli, learning_curves, level_means, long_run_figures, mask_accuracy_pairs,
                              mask_q_search, mask_sensitivity, models_per_level, module_difference,
@@ -507,6 +508,9 @@ def test_both_ways_names_the_verdicts_a_choice_moves_in_each_direction():
     effects = both_ways_effects(tables)
     assert np.allclose(effects.loc[(label, "taken from the authors'"), "effect"], 0)
     assert np.isclose(effects.loc[(label, "added to the text", "correlation, module 0", 1e-4), "effect"], 0.7)
+    apart = direction_disagreements(effects)  # +0.7 added to the text, 0 taken from the authors': apart
+    assert ("message enters before W_hh", "correlation, module 0", 1e-4) in apart.index
+    assert np.isclose(apart.loc[("message enters before W_hh", "correlation, module 0", 1e-4), "added to the text"], 0.7)
     table = both_ways_table(effects, 1e-4)
     assert table.loc[label, ("correlation, module 0", "added to the text")] == "+0.70 [+0.70, +0.70]*"
     assert table.loc[label, ("accuracy", "taken from the authors'")] == "+0.00 [+0.00, +0.00]"
