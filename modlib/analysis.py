@@ -583,6 +583,14 @@ def direction_disagreements(effects: pd.DataFrame) -> pd.DataFrame:
     return wide.loc[apart, "effect"][[added, taken]]
 
 
+def kept_last_share(table: pd.DataFrame) -> float:
+    """The share of a sweep's models whose kept epoch (``keep="best-loss"``: the lowest test loss)
+    is the last they trained: for those, keeping the best epoch changes nothing."""
+    kept = table[table["metric"] == "kept_epoch"].set_index("job")["value"]
+    last = table[table["metric"] == "epoch_test_accuracy"].groupby("job")["epoch"].max()
+    return float((kept == last.reindex(kept.index)).mean())
+
+
 def both_ways_verdicts(tables: dict[str, pd.DataFrame], resamples: int = 200) -> pd.DataFrame:
     """Each verdict an authors' choice moves, in each direction: the verdicts of `verdict_cells`
     (the paper's reading; the mean of the modules and each module), for the claims

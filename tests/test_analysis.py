@@ -566,3 +566,12 @@ def test_phase_onsets_say_which_reading_of_the_onset_holds_across_module_sizes()
     assert (k_per_n <= 2).all() and (onsets["onset_k"] == onsets["onset_p"] * onsets.index.to_numpy() ** 2).all()
     spread = onset_spread(size_onsets(phase)).loc[("correlation", "mean")]
     assert spread["k / N"] < spread["p"] and spread["k / N"] < spread["k"]
+
+
+def test_the_kept_last_share_counts_models_whose_best_epoch_was_their_last():
+    from modlib.analysis import kept_last_share
+
+    table = curve_table(epochs=3)
+    jobs = table["job"].unique()
+    kept = pd.DataFrame({"job": jobs, "metric": "kept_epoch", "value": [3] + [2] * (len(jobs) - 1)})
+    assert kept_last_share(pd.concat([table, kept])) == pytest.approx(1 / len(jobs))
