@@ -563,7 +563,7 @@ def both_ways_effects(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def both_ways_table(effects: pd.DataFrame, p: float) -> pd.DataFrame:
     """`both_ways_effects` at level ``p`` as text, "effect [low, high]": a row per choice, a
-    column per (quantity, direction), the effects whose interval excludes zero marked with *."""
+    column per (quantity, direction), an asterisk after each effect whose interval excludes zero."""
     at = effects[np.isclose(effects.index.get_level_values("p"), p)].droplevel("p")
     text = [f"{e:+.2f} [{lo:+.2f}, {hi:+.2f}]" + ("*" if lo > 0 or hi < 0 else "")
             for e, lo, hi in at[["effect", "low", "high"]].to_numpy()]
