@@ -116,7 +116,7 @@ def cmd_metrics(args):
     check_mask_options(**metric_options("weight_mask", settings))  # before any metric is computed
     model, record = load_run(args.run, args.device)
     cfg = metric_config(args, record)
-    names = args.metric or [name for name in applicable_metrics(model) if cfg.trial.static or name != "weight_mask"]
+    names = args.metric or applicable_metrics(model, cfg.trial.static)
     if not cfg.trial.static and "weight_mask" in names:
         raise ValueError("the weight mask is measured on the paper's trial only (the same image at every step), and "
                          f"{args.run} was trained with noise {cfg.noise} and {cfg.onsets} onsets: ask for "

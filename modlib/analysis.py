@@ -533,6 +533,14 @@ def choice_effect(with_choice: pd.DataFrame, without: pd.DataFrame, n_boot: int 
     return pd.DataFrame(rows).set_index(["quantity", "p"])
 
 
+def choice_pairs(tables) -> list[tuple[str, str, str, str]]:
+    """``(choice, direction, with, without)`` for each authors' choice and `DIRECTIONS` whose two
+    sweeps (their names ``with`` and ``without``) are both in ``tables``."""
+    pairs = [(choice, direction, with_name.format(choice), without_name.format(choice))
+             for choice in AUTHORS_VARIANTS for direction, (with_name, without_name) in DIRECTIONS.items()]
+    return [pair for pair in pairs if pair[2] in tables and pair[3] in tables]
+
+
 def both_ways_tables(results: str | Path = BOOK_RESULTS) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """The stored tables of the both-ways sweeps (the two references, each authors' choice's
     variant and authors-minus sweep), by sweep name, and the names of those not stored."""
@@ -552,12 +560,8 @@ def both_ways_effects(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Each authors' choice's `choice_effect` in both `DIRECTIONS`, from `both_ways_tables`: rows
     (choice, direction, quantity, p), the choice labelled as in `VARIANTS`; a direction whose two
     sweeps are not both stored is left out."""
-    frames = {}
-    for choice in AUTHORS_VARIANTS:
-        for direction, (with_name, without_name) in DIRECTIONS.items():
-            pair = with_name.format(choice), without_name.format(choice)
-            if all(name in tables for name in pair):
-                frames[VARIANTS[choice][0], direction] = choice_effect(tables[pair[0]], tables[pair[1]])
+    frames = {(VARIANTS[choice][0], direction): choice_effect(tables[with_], tables[without])
+              for choice, direction, with_, without in choice_pairs(tables)}
     return pd.concat(frames, names=["choice", "direction"])
 
 
@@ -601,22 +605,18 @@ def both_ways_verdicts(tables: dict[str, pd.DataFrame], resamples: int = 200) ->
     the figures behind the verdicts, never the verdicts."""
     cells = {name: verdict_cells(table, resamples) for name, table in tables.items()}
     rows = []
-    for choice in AUTHORS_VARIANTS:
-        for direction, (with_name, without_name) in DIRECTIONS.items():
-            pair = with_name.format(choice), without_name.format(choice)
-            if not all(name in cells for name in pair):
+    for choice, direction, with_name, without_name in choice_pairs(cells):
+        with_, without = cells[with_name], cells[without_name]
+        for (claim, metric), verdicts in with_.items():
+            if claim not in BOTH_WAYS_CLAIMS or (claim == "e" and metric != "weight_mask") or verdicts[0] == "·":
                 continue
-            with_, without = (cells[name] for name in pair)
-            for (claim, metric), verdicts in with_.items():
-                if claim not in BOTH_WAYS_CLAIMS or (claim == "e" and metric != "weight_mask") or verdicts[0] == "·":
-                    continue
-                for module, before, after in zip(("both", "0", "1")[:1 if claim == "e" else 3], without[claim, metric],
-                                                 verdicts):
-                    if before != after:
-                        rows.append(dict(choice=VARIANTS[choice][0], direction=direction, claim=claim,
-                                         measure="accuracy" if claim == "e" else metric.replace("_", " "),
-                                         module=module, without=before, with_choice=after,
-                                         kind="flip" if {before, after} == {"yes", "no"} else "shift"))
+            for module, before, after in zip(("both", "0", "1")[:1 if claim == "e" else 3], without[claim, metric],
+                                             verdicts):
+                if before != after:
+                    rows.append(dict(choice=VARIANTS[choice][0], direction=direction, claim=claim,
+                                     measure="accuracy" if claim == "e" else metric.replace("_", " "),
+                                     module=module, without=before, with_choice=after,
+                                     kind="flip" if {before, after} == {"yes", "no"} else "shift"))
     return pd.DataFrame(rows, columns=["choice", "direction", "claim", "measure", "module", "without", "with_choice",
                                        "kind"]).rename(columns={"with_choice": "with"})
 
@@ -633,8 +633,8 @@ def choices_that_move(moves: pd.DataFrame, stored: list[str], kind: str = "flip"
 
 def stored_both_ways(tables: dict[str, pd.DataFrame]) -> list[str]:
     """The authors' choices (labelled as in `VARIANTS`) whose four sweeps are all in ``tables``."""
-    return [VARIANTS[choice][0] for choice in AUTHORS_VARIANTS
-            if all(name.format(choice) in tables for pair in DIRECTIONS.values() for name in pair)]
+    pairs = [choice for choice, *_ in choice_pairs(tables)]
+    return [VARIANTS[choice][0] for choice in AUTHORS_VARIANTS if pairs.count(choice) == len(DIRECTIONS)]
 
 
 def verdict_stability(table: pd.DataFrame, draws: int = 20, seed: int = 0) -> dict[str, float]:

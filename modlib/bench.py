@@ -320,7 +320,7 @@ def measure_seconds(model_cfg: ModelConfig, train_cfg: TrainConfig, print_=print
     for architecture, width in (("standard", None), ("bottleneck", 5)):
         model, _ = train_model(replace(model_cfg, bottleneck=width), train_cfg, progress=False,
                                splits=(data.train, data.test))
-        names = [n for n in applicable_metrics(model) if train_cfg.trial.static or n != "weight_mask"]
+        names = applicable_metrics(model, train_cfg.trial.static)
         start = time.perf_counter()
         for name in names:
             METRIC_FUNCTIONS[name](model, data, progress=False)

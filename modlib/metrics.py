@@ -381,6 +381,9 @@ METRIC_FUNCTIONS = {"bottleneck": bottleneck_metric, "weight_mask": weight_mask_
                     "correlation": correlation_metric, "cka": cka_metric}
 
 
-def applicable_metrics(model: ModularRNN) -> tuple[str, ...]:
-    """The bottleneck metric needs the bottleneck architecture; the others use the standard one."""
-    return ("bottleneck",) if model.config.bottleneck else ("weight_mask", "correlation", "cka")
+def applicable_metrics(model: ModularRNN, static_trial: bool = True) -> tuple[str, ...]:
+    """The bottleneck metric needs the bottleneck architecture; the others use the standard one,
+    and the weight mask the paper's trial (the same image at every step, `modlib.trial`)."""
+    if model.config.bottleneck:
+        return ("bottleneck",)
+    return ("weight_mask", "correlation", "cka") if static_trial else ("correlation", "cka")
