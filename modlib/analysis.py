@@ -960,3 +960,141 @@ def seed_rank_correlation(frame: pd.DataFrame, x: str, y: str, resamples: int = 
     rho = float(spearman(frame))
     low, high = np.nanpercentile(draws, [2.5, 97.5])
     return rho, float(low), float(high)
+
+
+# --- Specialization over a trial's steps (beyond the paper; modlib.timecourse) -------------
+
+STEP_KS = (1, 22, 464, 10_000)  # the levels the per-step tables show: one connection to all
+STEP_FINDINGS = {  # the journal version's four findings, in this book's words
+    "collapse": "static inputs: specialization collapses once the modules communicate",
+    "gradual": "noisy inputs: it decays gradually instead",
+    "onsets": "random onsets: it follows whichever digit is on",
+    "faster": "more interconnections: it collapses faster",
+}
+MODEL_KEYS = ["architecture", "k", "p", "seed"]
+
+
+def step_curves(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each model's specialization at every step, from a `step_frame`: a row per model, measure
+    and module (``MODEL_KEYS``, ``metric``, ``module``), a column per step."""
+    long = frame.melt(id_vars=[*MODEL_KEYS, "metric", "step"], value_vars=["spec_0", "spec_1"],
+                      var_name="module", value_name="module spec")
+    long["module"] = long["module"].str[-1].astype(int)
+    return long.pivot_table(index=[*MODEL_KEYS, "metric", "module"], columns="step", values="module spec")
+
+
+def step_ends(frame: pd.DataFrame, ks: tuple[int, ...] = STEP_KS) -> pd.DataFrame:
+    """Mean specialization (over seeds) at the first and the last step, per measure, level k and
+    module: before the modules have exchanged anything (the state at t = 1 holds no message) and
+    where the paper measures."""
+    curves = step_curves(frame[frame["k"].isin(ks)])
+    first, last = curves.columns.min(), curves.columns.max()
+    ends = curves[[first, last]].set_axis([f"t = {first:g}", f"t = {last:g}"], axis=1)
+    return ends.groupby(["metric", "k", "module"]).mean().unstack("module").swaplevel(axis=1).sort_index(axis=1)
+
+
+def condition_accuracy(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Mean test accuracy (over seeds) per architecture and level k (rows) for each sweep's
+    table (columns, by label)."""
+    return pd.DataFrame({label: table[table["metric"] == "accuracy"].groupby(["architecture", "k"])["value"].mean()
+                         for label, table in tables.items()})
+
+
+def half_decline_step(curves: pd.DataFrame) -> pd.Series:
+    """The first step at which each curve has lost half of what it loses from the first step to
+    the last; NaN where it loses nothing."""
+    first, last = curves.iloc[:, 0], curves.iloc[:, -1]
+    below = curves.le(((first + last) / 2).to_numpy()[:, None])
+    step = below.idxmax(axis=1).astype(float)
+    return step.where(first > last)
+
+
+def onset_tracking(curves: pd.DataFrame, table: pd.DataFrame) -> pd.Series:
+    """Per model, measure and module: the correlation over the steps between the module's
+    specialization and the share of test pairs whose digit it sees (``step_shown``)."""
+    shown = table[table["metric"] == "step_shown"].pivot_table(index=[*MODEL_KEYS, "module"], columns="step",
+                                                               values="value")
+    shown = shown.reindex(curves.index.droplevel("metric")).set_axis(curves.index)
+    centred = curves.sub(curves.mean(1), axis=0), shown.sub(shown.mean(1), axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (centred[0] * centred[1]).sum(1) / np.sqrt((centred[0] ** 2).sum(1) * (centred[1] ** 2).sum(1))
+
+
+def graded(strong: bool, weak: bool) -> str:
+    """The verdict on a finding: it holds (``strong``), holds in part (``weak``), or not."""
+    return "agrees" if strong else "partly" if weak else "does not"
+
+
+def step_findings(frames: dict[str, pd.DataFrame], onsets_table: pd.DataFrame, resamples: int = 2000) -> pd.DataFrame:
+    """The journal version's four findings (`STEP_FINDINGS`) judged per per-step measure and
+    module on the `step_frame`s of the ``static``, ``noise`` and ``onsets`` conditions
+    (``onsets_table``: the random-onset sweep's table, for the shares shown). Intervals are 95%
+    bootstrap intervals over models (over seeds for the rank correlation). The criteria:
+
+    - collapse: at the densest level (p = 1 in the paper's grid), specialization at the last step is at most half of the first step's,
+      and the loss's interval lies above 0 (partly: a loss, but of less than half);
+    - gradual: with noise it also falls (the loss's interval above 0), and it has lost half of
+      its fall at a later step than without noise (the difference's interval above 0; partly:
+      a fall, but no later);
+    - onsets: the correlation over the steps between a module's specialization and the share
+      of pairs whose digit it sees is at least 0.5 on average, its interval above 0 (partly:
+      above 0 but below 0.5);
+    - faster: Spearman between p and the loss from the first step to the second (the first
+      state that holds a message) has its interval above 0 (partly: positive, interval reaching 0)."""
+    curves = {name: step_curves(frame) for name, frame in frames.items()}
+    tracking = onset_tracking(curves["onsets"], onsets_table)
+    rows = []
+    for (metric, module), static in curves["static"].groupby(["metric", "module"]):
+        def densest(name):
+            rows_ = curves[name].xs((metric, module), level=("metric", "module"), drop_level=False)
+            return rows_[rows_.index.get_level_values("p") == rows_.index.get_level_values("p").max()]
+
+        at_one = densest("static")
+        p = at_one.index.get_level_values("p").max()
+        loss = mean_interval(at_one.iloc[:, 0] - at_one.iloc[:, -1], resamples)
+        first, last = at_one.iloc[:, 0].mean(), at_one.iloc[:, -1].mean()
+        rows.append(dict(finding="collapse", metric=metric, module=module,
+                         figure=f"p = {p:g}: {first:.2f} at t = 1, {last:.2f} at t = T; loss {loss[0]:.2f} "
+                                f"[{loss[1]:.2f}, {loss[2]:.2f}]",
+                         verdict=graded(loss[1] > 0 and last <= first / 2, loss[1] > 0)))
+        noisy = densest("noise")
+        noisy_loss = mean_interval(noisy.iloc[:, 0] - noisy.iloc[:, -1], resamples)
+        later = difference_interval(half_decline_step(noisy), half_decline_step(at_one), resamples)
+        rows.append(dict(finding="gradual", metric=metric, module=module,
+                         figure=f"p = {p:g} with noise: loss {noisy_loss[0]:.2f} [{noisy_loss[1]:.2f}, {noisy_loss[2]:.2f}]; "
+                                f"half of it {later[0]:+.2f} [{later[1]:+.2f}, {later[2]:+.2f}] steps later than "
+                                f"without",
+                         verdict=graded(noisy_loss[1] > 0 and later[1] > 0, noisy_loss[1] > 0)))
+        follows = mean_interval(tracking.xs((metric, module), level=("metric", "module")), resamples)
+        rows.append(dict(finding="onsets", metric=metric, module=module,
+                         figure=f"correlation with the share shown {follows[0]:.2f} [{follows[1]:.2f}, {follows[2]:.2f}]",
+                         verdict=graded(follows[1] > 0 and follows[0] >= 0.5, follows[1] > 0)))
+        early = (static.iloc[:, 0] - static.iloc[:, 1]).rename("loss").reset_index()
+        rho = seed_rank_correlation(early, "p", "loss", resamples)
+        rows.append(dict(finding="faster", metric=metric, module=module,
+                         figure=f"Spearman(p, loss by t = 2) {rho[0]:.2f} [{rho[1]:.2f}, {rho[2]:.2f}]",
+                         verdict=graded(rho[1] > 0, rho[0] > 0)))
+    out = pd.DataFrame(rows)
+    out["finding"] = pd.Categorical(out["finding"], list(STEP_FINDINGS), ordered=True)
+    return out.sort_values(["finding", "metric", "module"]).reset_index(drop=True)
+
+
+def difference_interval(a, b, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``a`` minus mean of ``b`` (two independent samples; NaN left out) and a 95%
+    bootstrap interval, each sample resampled on its own."""
+    a, b = (np.asarray(v, dtype=float) for v in (a, b))
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if len(a) < 2 or len(b) < 2:
+        return np.nan, np.nan, np.nan
+    draws = bootstrap_means(a, resamples, seed) - bootstrap_means(b, resamples, seed + 1)
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return float(a.mean() - b.mean()), float(low), float(high)
+
+
+def finding_verdicts(findings: pd.DataFrame) -> pd.Series:
+    """One verdict per finding over every measure and module: agrees where all agree, does not
+    where none agrees even in part, partly otherwise."""
+    def overall(verdicts: pd.Series) -> str:
+        return graded((verdicts == "agrees").all(), (verdicts != "does not").any())
+
+    return findings.groupby("finding", observed=True)["verdict"].agg(overall)

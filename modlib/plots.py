@@ -280,14 +280,16 @@ def both_ways_figure(effects, ps: tuple[float, ...] = (1e-4, 1.0)):
     return fig
 
 
-def step_figure(frames: dict, measure: str):
-    """Specialization against the step of the trial by one per-step ``measure``: a column per
-    input condition (``frames``: label to `modlib.analysis.step_frame`), a row per module, a line
-    per level p (mean over seeds), darker where sparser."""
+def step_figure(frames: dict, measure):
+    """Specialization against the step of the trial: a column per entry of ``frames`` (label to
+    `modlib.analysis.step_frame`), a row per module, a line per level p (mean over seeds),
+    darker where sparser. ``measure``: the per-step measure of every column, or a label to
+    measure mapping (e.g. every measure of one sweep)."""
+    measures = measure if isinstance(measure, dict) else dict.fromkeys(frames, measure)
     fig, axes = plt.subplots(2, len(frames), figsize=(3.6 * len(frames) + 1, 6), sharex=True, sharey=True,
                              squeeze=False)
     for column, (label, frame) in enumerate(frames.items()):
-        rows = frame[frame["metric"] == measure]
+        rows = frame[frame["metric"] == measures[label]]
         levels = sorted(rows["p"].unique())
         colors = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(levels)))
         for module, ax in enumerate(axes[:, column]):
@@ -297,8 +299,9 @@ def step_figure(frames: dict, measure: str):
             ax.set_title(f"{label}: module {module}", fontsize=10)
             ax.grid(alpha=0.3)
         axes[-1, column].set_xlabel("step t of the trial")
+    shown = {m.removeprefix("step_") for m in measures.values()}
     for ax in axes[:, 0]:
-        ax.set_ylabel(f"{measure.removeprefix('step_')} specialization")
+        ax.set_ylabel(f"{shown.pop() if len(shown) == 1 else ''} specialization".strip())
     axes[0, -1].legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig

@@ -575,3 +575,66 @@ def test_the_kept_last_share_counts_models_whose_best_epoch_was_their_last():
     jobs = table["job"].unique()
     kept = pd.DataFrame({"job": jobs, "metric": "kept_epoch", "value": [3] + [2] * (len(jobs) - 1)})
     assert kept_last_share(pd.concat([table, kept])) == pytest.approx(1 / len(jobs))
+
+
+def step_spec_frame(curve, levels=(1e-4, 1e-2, 1.0), seeds: int = 3, metric: str = "step_probe") -> pd.DataFrame:
+    """A `step_frame` whose every model and module has specialization ``curve(p, seed)[t - 1]``."""
+    rows = [dict(architecture="standard", k=round(p * 10_000), p=p, seed=seed, metric=metric, step=t + 1,
+                 spec_0=s, spec_1=s, spec=s)
+            for p in levels for seed in range(seeds) for t, s in enumerate(curve(p, seed))]
+    return pd.DataFrame(rows)
+
+
+def shown_rows(shares, levels=(1e-4, 1e-2, 1.0), seeds: int = 3) -> pd.DataFrame:
+    """A random-onset sweep's ``step_shown`` rows: ``shares[t - 1]`` of pairs shown at step t."""
+    return pd.DataFrame([dict(architecture="standard", k=round(p * 10_000), p=p, seed=seed, metric="step_shown",
+                              module=n, subtask=n, step=t + 1, value=v)
+                         for p in levels for seed in range(seeds) for n in (0, 1) for t, v in enumerate(shares)])
+
+
+def collapsing(p, seed):
+    """Specialised at t = 1; afterwards a loss that grows with p, all of it at the second step."""
+    loss = 0.3 + 0.2 * np.log10(p) / 4 + 0.5 + 0.01 * seed  # 0.31.. at p = 1e-4, 0.81.. at p = 1
+    return [1.0] + [1.0 - loss] * 4
+
+
+def test_the_journal_versions_findings_hold_on_curves_built_to_show_them():
+    from modlib.analysis import finding_verdicts, step_ends, step_findings
+
+    shares = [0.0, 0.25, 0.5, 0.75, 1.0]
+    frames = {"static": step_spec_frame(collapsing),
+              "noise": step_spec_frame(lambda p, seed: [1.0, 0.8, 0.6, 0.4 - 0.01 * seed, 0.2]),
+              "onsets": step_spec_frame(lambda p, seed: [s * (0.9 + 0.01 * seed) for s in shares])}
+    findings = step_findings(frames, shown_rows(shares), resamples=200)
+    assert list(findings["finding"].unique()) == ["collapse", "gradual", "onsets", "faster"]
+    assert (findings["verdict"] == "agrees").all(), findings
+    assert finding_verdicts(findings).eq("agrees").all()
+    ends = step_ends(frames["static"], ks=(1, 10_000))
+    assert ends.loc[("step_probe", 1), (0, "t = 1")] == 1.0
+    assert ends.loc[("step_probe", 10_000), (1, "t = 5")] == pytest.approx(1 - 0.81)
+
+
+def test_findings_that_do_not_hold_are_said_not_to():
+    from modlib.analysis import finding_verdicts, half_decline_step, step_curves, step_findings
+
+    flat = step_spec_frame(lambda p, seed: [0.9 + 0.01 * seed] * 5)
+    frames = {"static": step_spec_frame(collapsing), "noise": step_spec_frame(collapsing), "onsets": flat}
+    findings = step_findings(frames, shown_rows([0.0, 0.25, 0.5, 0.75, 1.0]), resamples=200)
+    verdicts = findings.groupby("finding", observed=True)["verdict"].first()
+    assert verdicts["gradual"] == "partly"  # it falls with noise too, but as fast as without
+    assert verdicts["onsets"] == "does not"  # a flat curve does not follow the digits' onsets (no correlation)
+    assert finding_verdicts(findings)["collapse"] == "agrees"
+    # a curve that loses nothing has no half-way step; one that falls all at once, step 2
+    steps = half_decline_step(step_curves(frames["static"]))
+    assert (steps == 2).all()
+    assert half_decline_step(step_curves(flat)).isna().all()
+
+
+def test_condition_accuracy_is_each_sweeps_mean_per_architecture_and_level():
+    from modlib.analysis import condition_accuracy
+
+    table = with_accuracy(spec_table({1e-4: [0.5, 0.5]}), 0.9)
+    other = table.assign(value=np.where(table["metric"] == "accuracy", 0.7, table["value"]))
+    accuracy = condition_accuracy({"static": table, "noise": other})
+    assert list(accuracy.columns) == ["static", "noise"]
+    assert accuracy.loc[("standard", 1)].tolist() == pytest.approx([0.9, 0.7])

@@ -170,6 +170,11 @@ def test_the_step_figure_draws_a_line_per_level_for_each_condition_and_module():
     lines = fig.axes[0].lines
     assert [line.get_label() for line in lines] == ["p = 0.0001", "p = 1"]
     assert list(lines[0].get_xdata()) == [1, 2] and np.allclose(lines[0].get_ydata(), [0.8, 0.25])
+    both = pd.concat([table, table.assign(metric="step_ablation", value=table["value"] / 2)])
+    fig = step_figure({"probe": step_frame(both), "ablation": step_frame(both)},
+                      {"probe": "step_probe", "ablation": "step_ablation"})  # a column per measure of one sweep
+    assert fig.axes[1].get_title() == "ablation: module 0" and fig.axes[0].get_ylabel() == "specialization"
+    assert np.allclose(fig.axes[1].lines[0].get_ydata(), [0.8, 0.25])  # the formula is a ratio: halving changes nothing
 
 
 def test_the_phase_figure_draws_a_row_per_module_size_for_each_measure():
