@@ -13,8 +13,8 @@ import pandas as pd
 
 from modlib.metrics import MEASURES, METRICS, specialization
 from modlib.timecourse import STEP_MEASURES
-from modlib.sweep import (AUTHORS_VARIANTS, BOOK_RESULTS, CURVES, LONG_MODULI, MODULUS_SWEEPS, VARIANTS,
-                          read_table)
+from modlib.sweep import (AUTHORS_VARIANTS, BOOK_RESULTS, CELLS, CURVES, LONG_MODULI, MODULUS_SWEEPS, READOUTS, SIZES,
+                          VARIANTS, load_results, read_table)
 
 
 def specialization_frame(table: pd.DataFrame) -> pd.DataFrame:
@@ -1098,3 +1098,110 @@ def finding_verdicts(findings: pd.DataFrame) -> pd.Series:
         return graded((verdicts == "agrees").all(), (verdicts != "does not").any())
 
     return findings.groupby("finding", observed=True)["verdict"].agg(overall)
+
+
+# --- Where specialization appears: module size, readout and cell (beyond the paper) --------
+
+DESIGN_SEEDS = 5  # the size, readout and cell sweeps' seeds; the paper sweep's first five stand for its design
+DESIGN_SWEEPS = {  # each design's sweep; the paper's own design is the paper sweep
+    "size": {**{n: f"size-{n}" for n in SIZES}, 100: "paper"},
+    "readout": {"separate": "paper", **{name: f"readout-{name}" for name in READOUTS}},
+    "cell": {"rnn": "paper", **{cell: f"cell-{cell}" for cell in CELLS}},
+}
+SPEC_COLUMNS = {"spec_0": "module 0", "spec_1": "module 1", "spec": "mean"}
+
+
+def design_tables(axis: str, results: str | Path = BOOK_RESULTS) -> dict:
+    """The stored tables of one axis of `DESIGN_SWEEPS` (``size``, ``readout`` or ``cell``), by
+    design, each with the seeds 0..`DESIGN_SEEDS` - 1 (the paper sweep has ten)."""
+    tables = {design: load_results(name, results) for design, name in DESIGN_SWEEPS[axis].items()}
+    return {design: table[table["seed"] < DESIGN_SEEDS] for design, table in tables.items()}
+
+
+def model_specs(table: pd.DataFrame) -> pd.DataFrame:
+    """Each model's specialization per measure, long: rows (metric, column of `SPEC_COLUMNS`,
+    architecture, k, p, seed), one value."""
+    spec = specialization_frame(table).rename(columns=SPEC_COLUMNS)
+    return spec.melt(id_vars=["metric", "architecture", "k", "p", "seed"], value_vars=list(SPEC_COLUMNS.values()),
+                     var_name="column", value_name="value")
+
+
+def design_ends(tables: dict) -> pd.DataFrame:
+    """Mean specialization (over seeds) at one connection and at p = 1, per design (``tables``,
+    label to table), measure and module (and their mean): rows (metric, column), columns
+    (design, end)."""
+    out = {}
+    for design, table in tables.items():
+        spec = model_specs(table)
+        for end, k in (("one connection", spec["k"].min()), ("p = 1", spec["k"].max())):
+            out[(design, end)] = spec[spec["k"] == k].groupby(["metric", "column"])["value"].mean()
+    return pd.DataFrame(out)
+
+
+def dominance(table: pd.DataFrame) -> pd.Series:
+    """How far one module dominates the decisions, per model: the share of the test pairs that
+    the module deciding more of them decides (0.5: they share the pairs equally; 1: one decides all)."""
+    share = module0_share(table)
+    return np.maximum(share, 1 - share).rename("dominance")
+
+
+def design_decisions(tables: dict) -> pd.DataFrame:
+    """Per design, architecture and level k: the mean share of the test pairs module 0 decides
+    and the mean `dominance`."""
+    return pd.concat({design: pd.concat([module0_share(table), dominance(table)], axis=1)
+                      .groupby(["architecture", "k"]).mean() for design, table in tables.items()},
+                     names=["design"])
+
+
+def seed_means(table: pd.DataFrame) -> pd.DataFrame:
+    """Each seed's specialization averaged over the levels: rows (metric, column), a column per seed."""
+    return model_specs(table).groupby(["metric", "column", "seed"])["value"].mean().unstack("seed")
+
+
+def scarcity_findings(tables: dict, resamples: int = 2000) -> pd.DataFrame:
+    """The journal version's "specialization appears mainly when both neurons and connections
+    are scarce", per measure and module, on sweeps by module size N (``tables``): at one
+    connection, the smallest N against the largest (neurons), and at the smallest N, one
+    connection against p = 1 (connections); 95% intervals over models. Agrees where both
+    differences are above zero with their intervals, partly where one is, does not otherwise."""
+    specs = {n: model_specs(table) for n, table in tables.items()}
+    small, large = min(specs), max(specs)
+
+    def at(n, which):
+        spec = specs[n]
+        return spec[spec["k"] == (spec["k"].min() if which == "sparsest" else spec["k"].max())]
+
+    rows = []
+    for (metric, column), corner in at(small, "sparsest").groupby(["metric", "column"]):
+        def against(n, which):
+            other = at(n, which)
+            return difference_interval(corner["value"], other[(other["metric"] == metric) &
+                                                              (other["column"] == column)]["value"], resamples)
+
+        neurons, connections = against(large, "sparsest"), against(small, "densest")
+        rows.append(dict(metric=metric, column=column,
+                         neurons=f"{neurons[0]:+.2f} [{neurons[1]:+.2f}, {neurons[2]:+.2f}]",
+                         connections=f"{connections[0]:+.2f} [{connections[1]:+.2f}, {connections[2]:+.2f}]",
+                         verdict=graded(neurons[1] > 0 and connections[1] > 0, neurons[1] > 0 or connections[1] > 0)))
+    return pd.DataFrame(rows).rename(columns={"neurons": f"N = {small} minus N = {large}, one connection",
+                                              "connections": f"one connection minus p = 1, N = {small}"})
+
+
+def readout_findings(tables: dict, resamples: int = 2000) -> pd.DataFrame:
+    """The journal version's "one shared readout gives more specialization than separate
+    readouts with a winner-take-all decision, where one module dominates", per measure and
+    module, on the readout sweeps (``tables`` with ``shared`` and ``separate``): shared minus
+    separate specialization (each seed's mean over levels; interval over seeds), and the
+    separate readouts' `dominance` minus the shared readout's (over models). Agrees where both
+    are above zero with their intervals, partly where one is, does not otherwise."""
+    shared, separate = seed_means(tables["shared"]), seed_means(tables["separate"])
+    dominated = difference_interval(dominance(tables["separate"]), dominance(tables["shared"]), resamples)
+    rows = []
+    for key in shared.index:
+        more = difference_interval(shared.loc[key], separate.loc[key], resamples)
+        rows.append(dict(metric=key[0], column=key[1],
+                         specialization=f"{more[0]:+.2f} [{more[1]:+.2f}, {more[2]:+.2f}]",
+                         dominance=f"{dominated[0]:+.2f} [{dominated[1]:+.2f}, {dominated[2]:+.2f}]",
+                         verdict=graded(more[1] > 0 and dominated[1] > 0, more[1] > 0 or dominated[1] > 0)))
+    return pd.DataFrame(rows).rename(columns={"specialization": "shared minus separate specialization",
+                                              "dominance": "separate minus shared dominance"})

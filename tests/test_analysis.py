@@ -638,3 +638,45 @@ def test_condition_accuracy_is_each_sweeps_mean_per_architecture_and_level():
     accuracy = condition_accuracy({"static": table, "noise": other})
     assert list(accuracy.columns) == ["static", "noise"]
     assert accuracy.loc[("standard", 1)].tolist() == pytest.approx([0.9, 0.7])
+
+
+def test_scarcity_agrees_only_where_both_fewer_units_and_fewer_connections_raise_specialization():
+    from modlib.analysis import scarcity_findings
+
+    def sized(n, sparse, dense):  # five seeds around the given specialization at one connection and at p = 1
+        table = spec_table({1 / n ** 2: [sparse + 0.01 * s for s in range(5)], 1.0: [dense + 0.01 * s for s in range(5)]})
+        return table.assign(n_hidden=n, k=(table["p"] * n * n).round().astype(int))
+
+    both = scarcity_findings({10: sized(10, 0.8, 0.1), 100: sized(100, 0.4, 0.1)}, resamples=200)
+    assert (both["verdict"] == "agrees").all() and set(both["column"]) == {"module 0", "module 1", "mean"}
+    connections_only = scarcity_findings({10: sized(10, 0.4, 0.1), 100: sized(100, 0.4, 0.1)}, resamples=200)
+    assert (connections_only["verdict"] == "partly").all()
+    neither = scarcity_findings({10: sized(10, 0.1, 0.1), 100: sized(100, 0.4, 0.1)}, resamples=200)
+    assert (neither["verdict"] == "does not").all()
+
+
+def test_the_readout_finding_needs_more_specialization_and_less_dominance_with_one_shared_readout():
+    from modlib.analysis import design_decisions, dominance, readout_findings
+
+    def design(spec, share):
+        table = spec_table({p: [spec + 0.01 * s for s in range(5)] for p in (1e-4, 1.0)})
+        return pd.concat([table, decision_rows({s: (share + 0.01 * s, 0.5, 0.5) for s in range(5)})])
+
+    separate, shared = design(0.3, 0.9), design(0.6, 0.45)
+    assert dominance(separate).round(2).tolist() == [0.9, 0.91, 0.92, 0.93, 0.94] * 2
+    assert dominance(shared).min() >= 0.5  # whichever module decides more
+    findings = readout_findings({"separate": separate, "shared": shared}, resamples=200)
+    assert (findings["verdict"] == "agrees").all()
+    assert (readout_findings({"separate": separate, "shared": design(0.3, 0.45)}, resamples=200)["verdict"]
+            == "partly").all()  # as dominated as before is not enough
+    decisions = design_decisions({"separate": separate, "shared": shared})
+    assert decisions.loc[("shared", "standard", 1), "module 0 decides"] == pytest.approx(0.47)
+
+
+def test_design_ends_are_each_designs_mean_at_one_connection_and_at_p_1():
+    from modlib.analysis import design_ends
+
+    ends = design_ends({"a": spec_table({1e-4: [0.8, 0.6], 1.0: [0.1, 0.1]}), "b": spec_table({1e-4: [0.2, 0.2]})})
+    assert ends.loc[("correlation", "mean"), ("a", "one connection")] == pytest.approx(0.7)
+    assert ends.loc[("correlation", "module 1"), ("a", "p = 1")] == pytest.approx(0.1)
+    assert ends.loc[("correlation", "module 0"), ("b", "p = 1")] == pytest.approx(0.2)  # one level: both ends
