@@ -370,8 +370,14 @@ def raw_metrics_figure(table):
 
 
 def modulus_figure(tables: dict):
-    """Specialization against p, a panel per measure and a line per modulus m (`modlib.task`),
-    and test accuracy against p per m (solid: standard architecture, dashed: bottleneck)."""
+    """`sweeps_figure` of sweeps by modulus m (`modlib.task`)."""
+    return sweeps_figure(tables, "modulus", lambda m: f"m = {m} ({np.log2(m):.1f} bits)")
+
+
+def sweeps_figure(tables: dict, title: str, label=str):
+    """Specialization against p, a panel per measure and a line per sweep (``tables``: key to
+    table; ``label`` names a key in the legend, titled ``title``), and test accuracy against p
+    per sweep (solid: standard architecture, dashed: bottleneck)."""
     specs = {m: specialization_frame(table) for m, table in tables.items()}
     metrics = [metric for metric in MEASURES if any((s["metric"] == metric).any() for s in specs.values())]
     n_rows = (len(metrics) + 2) // 2  # two panels a row, the accuracy last
@@ -385,7 +391,7 @@ def modulus_figure(tables: dict):
         for m, spec in specs.items():
             rows = spec[spec["metric"] == metric]
             if len(rows):
-                draw_band(ax, *summary(rows, "p", "spec"), f"m = {m} ({np.log2(m):.1f} bits)", colors[m])
+                draw_band(ax, *summary(rows, "p", "spec"), label(m), colors[m])
         ax.set_title(LABELS[metric])
         ax.set_ylabel("specialization $\\mathcal{M}_{spec}$")
         ax.axhline(0, color="grey", lw=0.8)
@@ -401,7 +407,7 @@ def modulus_figure(tables: dict):
         ax.set_xscale("log")
         ax.set_xlabel("p (log scale)")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, title="modulus")
+    axes[0].legend(fontsize=8, title=title)
     fig.tight_layout()
     return fig
 

@@ -58,6 +58,11 @@ def test_modulus_figure_draws_a_line_per_modulus_in_each_measures_panel():
     assert [line.get_label() for line in fig.axes[0].lines if line.get_label().startswith("m =")] == \
         ["m = 2 (1.0 bits)", "m = 10 (3.3 bits)"]
     assert len(fig.axes[-1].lines) == 2 * 2 + 1  # both architectures per modulus, and the 0.90 line
+    from modlib.plots import sweeps_figure
+
+    named = sweeps_figure({"separate": tables[2], "shared": tables[10]}, "readout")
+    assert named.axes[0].get_legend().get_title().get_text() == "readout"
+    assert [t.get_text() for t in named.axes[0].get_legend().get_texts()] == ["separate", "shared"]
 
 
 def test_numbers_are_glued_as_plain_floats_under_their_prefixed_names(monkeypatch):
