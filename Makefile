@@ -22,9 +22,10 @@ book: data
 	$(VENV)/bin/jupyter-book build --all -W --keep-going .
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
-# Unit tests, every chapter under nbval, and the built book in headless Chromium.
+# Unit tests, every chapter under nbval, and the built book in headless Chromium: two processes
+# of one thread each, a test file (a chapter's cells) kept in one process; the slowest are listed.
 test: book chromium
-	$(PY) -m pytest --nbval-lax --nbval-current-env
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadscope --durations=20 --nbval-lax --nbval-current-env
 
 chromium:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
