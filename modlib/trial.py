@@ -6,7 +6,9 @@ authors' journal version varies this, and `Trial` does too:
 - **structured noise** of weight R: at every step each image is mixed with a noise image,
   ``x_t = (1 - R) x + R n_t``, where ``n_t`` is the mean of `NOISE_IMAGES` images of the same
   module drawn from the batch, each keeping a random 1/`NOISE_IMAGES` of its pixels (the
-  rest zero), drawn anew at every step: noise that looks like digits, not like static;
+  rest zero; which pixels, drawn per step, module and image slot, is the same for every pair
+  of the batch, as in the journal version's code), drawn anew at every step: noise that
+  looks like pieces of digits, not like static;
 - **random onsets**: each module's digit appears at a step drawn from 1..T-1 (steps
   counted from 0) and the module sees only noise, ``n_t``, before it.
 
@@ -78,9 +80,13 @@ def onset_steps(batch: int, n_steps: int, onsets: str, generator: torch.Generato
 def noise_images(x: torch.Tensor, generator: torch.Generator, images: int = NOISE_IMAGES) -> torch.Tensor:
     """One noise image per pair and module, ``[B, 2, in]``: the mean of ``images`` images of the
     same module drawn from the batch ``x`` (with replacement), each keeping a random
-    ``1/images`` of its pixels."""
+    ``1/images`` of its pixels. The kept pixels of each of the ``images`` slots are drawn once
+    for the whole batch (the journal version's code does so, and a draw per pair would cost
+    more than the training step)."""
     batch = len(x)
     drawn = torch.randint(0, batch, (batch, images), generator=generator).to(x.device)
-    kept = torch.rand((batch, images, *x.shape[1:]), generator=generator).to(x.device) < 1 / images
-    return (x[drawn] * kept).mean(1)
-
+    kept = (torch.rand((images, *x.shape[1:]), generator=generator).to(x.device) < 1 / images) / images
+    noise = x[drawn[:, 0]] * kept[0]
+    for slot in range(1, images):  # one slot at a time: the batch's gathered images are not all held at once
+        noise.addcmul_(x[drawn[:, slot]], kept[slot])
+    return noise

@@ -15,12 +15,16 @@ def test_the_papers_trial_is_todays_inputs_the_same_tensor():
 
 
 def test_noise_comes_from_the_same_modules_images_each_keeping_a_fifth_of_its_pixels():
-    x = torch.stack([torch.zeros(500, 40), torch.ones(500, 40)], dim=1)  # module 0 sees 0, module 1 sees 1
+    x = torch.stack([torch.zeros(50, 2000), torch.ones(50, 2000)], dim=1)  # module 0 sees 0, module 1 sees 1
     noise = noise_images(x, torch.Generator().manual_seed(1))
-    assert torch.equal(noise[:, 0], torch.zeros(500, 40))
+    assert torch.equal(noise[:, 0], torch.zeros(50, 2000))
     kept = noise[:, 1] * NOISE_IMAGES  # how many of the five images kept each pixel
     assert torch.equal(kept, kept.round()) and kept.min() >= 0 and kept.max() <= NOISE_IMAGES
-    assert abs(float(noise[:, 1].mean()) - 1 / NOISE_IMAGES) < 0.01
+    assert abs(float(noise[:, 1].mean()) - 1 / NOISE_IMAGES) < 0.02
+    assert torch.equal(noise[:, 1], noise[:1, 1].expand(50, -1))  # the same pixels kept for every pair
+    digits = torch.arange(50.0).view(50, 1, 1).expand(50, 2, 3)  # each pair's images hold its own index
+    mixed = noise_images(digits, torch.Generator().manual_seed(2), images=1)  # one image keeps every pixel
+    assert not torch.equal(mixed, digits) and set(mixed.unique().tolist()) <= set(range(50))  # other pairs' images
 
 
 def test_noisy_steps_mix_the_image_with_fresh_noise_of_weight_r():
