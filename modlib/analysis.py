@@ -13,8 +13,8 @@ import pandas as pd
 
 from modlib.metrics import MEASURES, METRICS, specialization
 from modlib.timecourse import STEP_MEASURES
-from modlib.sweep import (AUTHORS_VARIANTS, BOOK_RESULTS, CELLS, CURVES, LONG_MODULI, MODULUS_SWEEPS, READOUTS, SIZES,
-                          VARIANTS, load_results, read_table)
+from modlib.sweep import (AUTHORS_VARIANTS, BOOK_RESULTS, CURVES, LONG_MODULI, MODULUS_SWEEPS, VARIANTS,
+                          read_table)
 
 
 def specialization_frame(table: pd.DataFrame) -> pd.DataFrame:
@@ -1102,20 +1102,7 @@ def finding_verdicts(findings: pd.DataFrame) -> pd.Series:
 
 # --- Where specialization appears: module size, readout and cell (beyond the paper) --------
 
-DESIGN_SEEDS = 5  # the size, readout and cell sweeps' seeds; the paper sweep's first five stand for its design
-DESIGN_SWEEPS = {  # each design's sweep; the paper's own design is the paper sweep
-    "size": {**{n: f"size-{n}" for n in SIZES}, 100: "paper"},
-    "readout": {"separate": "paper", **{name: f"readout-{name}" for name in READOUTS}},
-    "cell": {"rnn": "paper", **{cell: f"cell-{cell}" for cell in CELLS}},
-}
 SPEC_COLUMNS = {"spec_0": "module 0", "spec_1": "module 1", "spec": "mean"}
-
-
-def design_tables(axis: str, results: str | Path = BOOK_RESULTS) -> dict:
-    """The stored tables of one axis of `DESIGN_SWEEPS` (``size``, ``readout`` or ``cell``), by
-    design, each with the seeds 0..`DESIGN_SEEDS` - 1 (the paper sweep has ten)."""
-    tables = {design: load_results(name, results) for design, name in DESIGN_SWEEPS[axis].items()}
-    return {design: table[table["seed"] < DESIGN_SEEDS] for design, table in tables.items()}
 
 
 def model_specs(table: pd.DataFrame) -> pd.DataFrame:

@@ -58,32 +58,12 @@ for _m in LONG_MODULI:
     preset(SweepConfig(name=f"modulus-{_m}-long", levels=3, seeds=5, epochs=15, modulus=_m), "beyond the paper",
            f"modulus {_m} trained for 15 epochs at three levels: does the difference outlast the accuracy gap?")
 # Beyond the paper (its authors' journal version): specialization at every step of a trial
-# (modlib.timecourse), for the paper's static trial, structured noise of weight 0.4 at every step,
-# and random onsets, where each module sees noise alone until its digit appears and the digit alone
-# after (R = 0 then, so the onset is the one change from the static trial); and the static trial
-# twice as long, at four levels.
-STEP_CONDITIONS = {"static": {}, "noise": {"noise": 0.4}, "onsets": {"onsets": "random"}}
+# (modlib.timecourse), for the paper's static trial and for structured noise of weight 0.4 at
+# every step.
+STEP_CONDITIONS = {"static": {}, "noise": {"noise": 0.4}}
 for _name, _change in STEP_CONDITIONS.items():
     preset(SweepConfig(name=f"steps-{_name}", seeds=5, metrics=("steps",), **_change), "beyond the paper",
            f"every measure at every step of a trial, 10 levels x 5 seeds: {_name} inputs")
-preset(SweepConfig(name="steps-long", k_values=(1, 22, 464, 10_000), seeds=5, metrics=("steps",), n_steps=10),
-       "beyond the paper", "every measure at every step of a static trial of T = 10 steps, 4 levels x 5 seeds")
-# Where specialization appears: modules of N units (the paper's N = 100 is its sweep's seeds 0-4),
-# each at the paper's grid from one connection to all N^2, with the paper's Deep-R rates, q and
-# bottleneck width, which the text does not scale with N; then the readout and the cell changed
-# alone at the paper's levels.
-SIZES = (10, 25, 50)
-for _n in SIZES:
-    preset(SweepConfig(name=f"size-{_n}", n_hidden=_n, seeds=5), "beyond the paper",
-           f"modules of N = {_n} units, k from 1 to N^2 on the paper's grid, 5 seeds, every measure")
-READOUTS = {"frozen": {"train_readout": False}, "shared": {"readout": "shared"}}
-for _name, _change in READOUTS.items():
-    preset(SweepConfig(name=f"readout-{_name}", seeds=5, **_change), "beyond the paper",
-           f"the paper sweep with 5 seeds and the {_name} readout")
-CELLS = ("leaky", "gru", "lstm")
-for _cell in CELLS:
-    preset(SweepConfig(name=f"cell-{_cell}", seeds=5, cell=_cell), "beyond the paper",
-           f"the paper sweep with 5 seeds and {_cell} cells")
 VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
 # The authors' code differs from the paper's text, or fills a gap in it, in ways that could
 # matter (replication notes): each variant changes one such setting (noexclude: two), and is
