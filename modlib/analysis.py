@@ -1031,8 +1031,9 @@ def step_findings(frames: dict[str, pd.DataFrame], onsets_table: pd.DataFrame, r
     (``onsets_table``: the random-onset sweep's table, for the shares shown). Intervals are 95%
     bootstrap intervals over models (over seeds for the rank correlation). The criteria:
 
-    - collapse: at the densest level (p = 1 in the paper's grid), specialization at the last step is at most half of the first step's,
-      and the loss's interval lies above 0 (partly: a loss, but of less than half);
+    - collapse: at the densest level (p = 1 on the paper's grid), specialization at the last
+      step is at most half of the first step's, and the loss's interval lies above 0 (partly:
+      a loss, but of less than half);
     - gradual: with noise it also falls (the loss's interval above 0), and it has lost half of
       its fall at a later step than without noise (the difference's interval above 0; partly:
       a fall, but no later);
@@ -1045,11 +1046,8 @@ def step_findings(frames: dict[str, pd.DataFrame], onsets_table: pd.DataFrame, r
     tracking = onset_tracking(curves["onsets"], onsets_table)
     rows = []
     for (metric, module), static in curves["static"].groupby(["metric", "module"]):
-        def densest(name):
-            rows_ = curves[name].xs((metric, module), level=("metric", "module"), drop_level=False)
-            return rows_[rows_.index.get_level_values("p") == rows_.index.get_level_values("p").max()]
-
-        at_one = densest("static")
+        at_one, noisy = (densest(curves[name].xs((metric, module), level=("metric", "module")))
+                         for name in ("static", "noise"))
         p = at_one.index.get_level_values("p").max()
         loss = mean_interval(at_one.iloc[:, 0] - at_one.iloc[:, -1], resamples)
         first, last = at_one.iloc[:, 0].mean(), at_one.iloc[:, -1].mean()
@@ -1057,7 +1055,6 @@ def step_findings(frames: dict[str, pd.DataFrame], onsets_table: pd.DataFrame, r
                          figure=f"p = {p:g}: {first:.2f} at t = 1, {last:.2f} at t = T; loss {loss[0]:.2f} "
                                 f"[{loss[1]:.2f}, {loss[2]:.2f}]",
                          verdict=graded(loss[1] > 0 and last <= first / 2, loss[1] > 0)))
-        noisy = densest("noise")
         noisy_loss = mean_interval(noisy.iloc[:, 0] - noisy.iloc[:, -1], resamples)
         later = difference_interval(half_decline_step(noisy), half_decline_step(at_one), resamples)
         rows.append(dict(finding="gradual", metric=metric, module=module,
@@ -1077,6 +1074,12 @@ def step_findings(frames: dict[str, pd.DataFrame], onsets_table: pd.DataFrame, r
     out = pd.DataFrame(rows)
     out["finding"] = pd.Categorical(out["finding"], list(STEP_FINDINGS), ordered=True)
     return out.sort_values(["finding", "metric", "module"]).reset_index(drop=True)
+
+
+def densest(curves: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `step_curves` at their largest p."""
+    p = curves.index.get_level_values("p")
+    return curves[p == p.max()]
 
 
 def difference_interval(a, b, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
