@@ -526,10 +526,9 @@ def choice_effect(with_choice: pd.DataFrame, without: pd.DataFrame, n_boot: int 
     a, b = model_values(with_choice), model_values(without)
     rows = []
     for (quantity, p), group in a.groupby(["quantity", "p"]):
-        other = b.loc[(b["quantity"] == quantity) & np.isclose(b["p"], p), "value"].to_numpy()
-        draws = bootstrap_means(group["value"].to_numpy(), n_boot, seed) - bootstrap_means(other, n_boot, seed + 1)
-        low, high = np.percentile(draws, [2.5, 97.5])
-        rows.append(dict(quantity=quantity, p=p, effect=group["value"].mean() - other.mean(), low=low, high=high))
+        other = b.loc[(b["quantity"] == quantity) & np.isclose(b["p"], p), "value"]
+        effect, low, high = difference_interval(group["value"], other, n_boot, seed)
+        rows.append(dict(quantity=quantity, p=p, effect=effect, low=low, high=high))
     return pd.DataFrame(rows).set_index(["quantity", "p"])
 
 
@@ -828,9 +827,8 @@ def moduli_levels(tables: dict[int, pd.DataFrame], p_labels: bool = False) -> pd
 
 
 def moduli_accuracy(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
-    """Mean test accuracy per (architecture, m) and level k."""
-    frames = [table[table["metric"] == "accuracy"].assign(m=m) for m, table in tables.items()]
-    return pd.concat(frames).pivot_table(index=["architecture", "m"], columns="k", values="value", aggfunc="mean")
+    """Mean test accuracy per (architecture, m) and level k (`condition_accuracy`, laid out by m)."""
+    return condition_accuracy(tables).rename_axis(columns="m").stack().unstack("k")
 
 
 def tidy_summary(tables: dict[str, pd.DataFrame], n_boot: int = 2000) -> pd.DataFrame:
