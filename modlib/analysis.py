@@ -1013,9 +1013,8 @@ def onset_tracking(curves: pd.DataFrame, table: pd.DataFrame) -> pd.Series:
     shown = table[table["metric"] == "step_shown"].pivot_table(index=[*MODEL_KEYS, "module"], columns="step",
                                                                values="value")
     shown = shown.reindex(curves.index.droplevel("metric")).set_axis(curves.index)
-    centred = curves.sub(curves.mean(1), axis=0), shown.sub(shown.mean(1), axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (centred[0] * centred[1]).sum(1) / np.sqrt((centred[0] ** 2).sum(1) * (centred[1] ** 2).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):  # a flat curve has no correlation: NaN
+        return curves.corrwith(shown, axis=1)
 
 
 def graded(strong: bool, weak: bool) -> str:
