@@ -1038,7 +1038,11 @@ def step_findings(frames: dict[str, pd.DataFrame], onsets_table: pd.DataFrame, r
       of pairs whose digit it sees is at least 0.5 on average, its interval above 0 (partly:
       above 0 but below 0.5);
     - faster: Spearman between p and the loss from the first step to the second (the first
-      state that holds a message) has its interval above 0 (partly: positive, interval reaching 0)."""
+      state that holds a message) has its interval above 0 (partly: positive, interval reaching 0).
+
+    Columns: finding, metric, module, figure (the evidence in words), value, low and high (the
+    quantity judged and its interval: the loss, the later half-way step, the correlation with
+    the share shown, Spearman's rho) and verdict."""
     curves = {name: step_curves(frame) for name, frame in frames.items()}
     tracking = onset_tracking(curves["onsets"], onsets_table)
     rows = []
@@ -1051,26 +1055,31 @@ def step_findings(frames: dict[str, pd.DataFrame], onsets_table: pd.DataFrame, r
         rows.append(dict(finding="collapse", metric=metric, module=module,
                          figure=f"p = {p:g}: {first:.2f} at t = 1, {last:.2f} at t = T; loss {loss[0]:.2f} "
                                 f"[{loss[1]:.2f}, {loss[2]:.2f}]",
-                         verdict=graded(loss[1] > 0 and last <= first / 2, loss[1] > 0)))
+                         **estimate(loss), verdict=graded(loss[1] > 0 and last <= first / 2, loss[1] > 0)))
         noisy_loss = mean_interval(noisy.iloc[:, 0] - noisy.iloc[:, -1], resamples)
         later = difference_interval(half_decline_step(noisy), half_decline_step(at_one), resamples)
         rows.append(dict(finding="gradual", metric=metric, module=module,
                          figure=f"p = {p:g} with noise: loss {noisy_loss[0]:.2f} [{noisy_loss[1]:.2f}, {noisy_loss[2]:.2f}]; "
                                 f"half of it {later[0]:+.2f} [{later[1]:+.2f}, {later[2]:+.2f}] steps later than "
                                 f"without",
-                         verdict=graded(noisy_loss[1] > 0 and later[1] > 0, noisy_loss[1] > 0)))
+                         **estimate(later), verdict=graded(noisy_loss[1] > 0 and later[1] > 0, noisy_loss[1] > 0)))
         follows = mean_interval(tracking.xs((metric, module), level=("metric", "module")), resamples)
         rows.append(dict(finding="onsets", metric=metric, module=module,
                          figure=f"correlation with the share shown {follows[0]:.2f} [{follows[1]:.2f}, {follows[2]:.2f}]",
-                         verdict=graded(follows[1] > 0 and follows[0] >= 0.5, follows[1] > 0)))
+                         **estimate(follows), verdict=graded(follows[1] > 0 and follows[0] >= 0.5, follows[1] > 0)))
         early = (static.iloc[:, 0] - static.iloc[:, 1]).rename("loss").reset_index()
         rho = seed_rank_correlation(early, "p", "loss", resamples)
         rows.append(dict(finding="faster", metric=metric, module=module,
                          figure=f"Spearman(p, loss by t = 2) {rho[0]:.2f} [{rho[1]:.2f}, {rho[2]:.2f}]",
-                         verdict=graded(rho[1] > 0, rho[0] > 0)))
+                         **estimate(rho), verdict=graded(rho[1] > 0, rho[0] > 0)))
     out = pd.DataFrame(rows)
     out["finding"] = pd.Categorical(out["finding"], list(STEP_FINDINGS), ordered=True)
     return out.sort_values(["finding", "metric", "module"]).reset_index(drop=True)
+
+
+def estimate(interval: tuple[float, float, float]) -> dict:
+    """A value and its 95% interval as `step_findings`' columns."""
+    return dict(zip(("value", "low", "high"), interval))
 
 
 def densest(curves: pd.DataFrame) -> pd.DataFrame:

@@ -609,6 +609,10 @@ def test_the_journal_versions_findings_hold_on_curves_built_to_show_them():
     assert list(findings["finding"].unique()) == ["collapse", "gradual", "onsets", "faster"]
     assert (findings["verdict"] == "agrees").all(), findings
     assert finding_verdicts(findings).eq("agrees").all()
+    # the quantity judged: curves proportional to the share shown correlate with it perfectly
+    onsets = findings[findings["finding"] == "onsets"]
+    assert onsets["value"].to_numpy() == pytest.approx(1.0)
+    assert (findings["low"] <= findings["value"]).all() and (findings["value"] <= findings["high"]).all()
     ends = step_ends(frames["static"], ks=(1, 10_000))
     assert ends.loc[("step_probe", 1), (0, "t = 1")] == 1.0
     assert ends.loc[("step_probe", 10_000), (1, "t = 5")] == pytest.approx(1 - 0.81)
@@ -622,6 +626,7 @@ def test_findings_that_do_not_hold_are_said_not_to():
     findings = step_findings(frames, shown_rows([0.0, 0.25, 0.5, 0.75, 1.0]), resamples=200)
     verdicts = findings.groupby("finding", observed=True)["verdict"].first()
     assert verdicts["gradual"] == "partly"  # it falls with noise too, but as fast as without
+    assert (findings.loc[findings["finding"] == "gradual", "value"] == 0).all()  # half-way at the same step
     assert verdicts["onsets"] == "does not"  # a flat curve does not follow the digits' onsets (no correlation)
     assert finding_verdicts(findings)["collapse"] == "agrees"
     # a curve that loses nothing has no half-way step; one that falls all at once, step 2
