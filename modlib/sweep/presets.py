@@ -58,12 +58,16 @@ for _m in LONG_MODULI:
     preset(SweepConfig(name=f"modulus-{_m}-long", levels=3, seeds=5, epochs=15, modulus=_m), "beyond the paper",
            f"modulus {_m} trained for 15 epochs at three levels: does the difference outlast the accuracy gap?")
 # Beyond the paper (its authors' journal version): specialization at every step of a trial
-# (modlib.timecourse), for the paper's static trial and for structured noise of weight 0.4 at
-# every step.
-STEP_CONDITIONS = {"static": {}, "noise": {"noise": 0.4}}
+# (modlib.timecourse), for the paper's static trial, structured noise of weight 0.4 at every step,
+# and random onsets, where each module sees noise alone until its digit appears and the digit alone
+# after (R = 0 then, so the onset is the one change from the static trial); and the static trial
+# twice as long, at four levels.
+STEP_CONDITIONS = {"static": {}, "noise": {"noise": 0.4}, "onsets": {"onsets": "random"}}
 for _name, _change in STEP_CONDITIONS.items():
     preset(SweepConfig(name=f"steps-{_name}", seeds=5, metrics=("steps",), **_change), "beyond the paper",
            f"every measure at every step of a trial, 10 levels x 5 seeds: {_name} inputs")
+preset(SweepConfig(name="steps-long", k_values=(1, 22, 464, 10_000), seeds=5, metrics=("steps",), n_steps=10),
+       "beyond the paper", "every measure at every step of a static trial of T = 10 steps, 4 levels x 5 seeds")
 VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
 # The authors' code differs from the paper's text, or fills a gap in it, in ways that could
 # matter (replication notes): each variant changes one such setting (noexclude: two), and is
