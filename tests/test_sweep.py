@@ -230,6 +230,11 @@ def test_a_sweeps_wall_time_is_its_slowest_workers(tmp_path):
     old = {"command": "sweep", "git_commit": "abc", "shard_wall_seconds": [1158.5, 1162.9]}  # before runs
     (tmp_path / "paper" / "provenance.json").write_text(json.dumps(old))
     assert read_provenance("paper", tmp_path)["wall_seconds"] == 1162.9
+    # a command killed before recording its time: its models' 1000 s, two workers, still count
+    cut = {"command": "sweep", "git_commit": "abc", "sum_job_seconds": 1000.0,
+           "runs": [{"started": "2026-11-23T10:00:00.000+00:00", "worker_seconds": [60.0, 61.0]}]}
+    (tmp_path / "paper" / "provenance.json").write_text(json.dumps(cut))
+    assert read_provenance("paper", tmp_path)["wall_seconds"] == 500.0
 
 
 def test_a_sweeps_wall_time_adds_its_commands_and_counts_overlaps_once():

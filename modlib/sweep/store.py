@@ -187,12 +187,17 @@ def load_results(name: str, results: str | Path = "results") -> pd.DataFrame:
 
 def read_provenance(name: str, results: str | Path = BOOK_RESULTS) -> dict:
     """Stored sweep ``name``'s provenance.json, plus ``wall_seconds``: how long the sweep took
-    (`wall_seconds`), over every command that ran it."""
+    (`wall_seconds`), over every command that ran it. A command killed before it recorded its
+    time leaves its models but not its seconds, so the figure is at least the models' own time
+    shared among the most workers any recorded command had."""
     path = Path(results) / name / "provenance.json"
     if not path.exists():
         raise FileNotFoundError(f"no stored provenance at {path}: {how_to_make(name, results)}")
     provenance = json.loads(path.read_text())
-    return provenance | {"wall_seconds": wall_seconds(stored_runs(provenance))}
+    runs = stored_runs(provenance)
+    most_workers = max((len(r["worker_seconds"]) for r in runs), default=1) or 1
+    at_least = provenance.get("sum_job_seconds", 0.0) / most_workers
+    return provenance | {"wall_seconds": max(wall_seconds(runs), at_least)}
 
 
 def made_on(provenance: dict) -> str:
