@@ -1059,13 +1059,15 @@ def step_findings(frames: dict[str, pd.DataFrame], onsets_table: pd.DataFrame, r
         noisy_loss = mean_interval(noisy.iloc[:, 0] - noisy.iloc[:, -1], resamples)
         later = difference_interval(half_decline_step(noisy), half_decline_step(at_one), resamples)
         rows.append(dict(finding="gradual", metric=metric, module=module,
-                         figure=f"p = {p:g} with noise: loss {noisy_loss[0]:.2f} [{noisy_loss[1]:.2f}, {noisy_loss[2]:.2f}]; "
-                                f"half of it {later[0]:+.2f} [{later[1]:+.2f}, {later[2]:+.2f}] steps later than "
-                                f"without",
-                         **estimate(later), verdict=graded(noisy_loss[1] > 0 and later[1] > 0, noisy_loss[1] > 0)))
+                         figure=f"p = {p:g} with noise: loss {noisy_loss[0]:.2f} [{noisy_loss[1]:.2f}, "
+                                f"{noisy_loss[2]:.2f}]; half of it {later[0]:+.2f} [{later[1]:+.2f}, {later[2]:+.2f}] "
+                                f"steps later than without",
+                         **estimate(later),
+                         verdict=graded(noisy_loss[1] > 0 and later[1] > 0, noisy_loss[1] > 0)))
         follows = mean_interval(tracking.xs((metric, module), level=("metric", "module")), resamples)
         rows.append(dict(finding="onsets", metric=metric, module=module,
-                         figure=f"correlation with the share shown {follows[0]:.2f} [{follows[1]:.2f}, {follows[2]:.2f}]",
+                         figure=f"correlation with the share shown {follows[0]:.2f} [{follows[1]:.2f}, "
+                                f"{follows[2]:.2f}]",
                          **estimate(follows), verdict=graded(follows[1] > 0 and follows[0] >= 0.5, follows[1] > 0)))
         early = (static.iloc[:, 0] - static.iloc[:, 1]).rename("loss").reset_index()
         rho = seed_rank_correlation(early, "p", "loss", resamples)
