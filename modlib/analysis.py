@@ -13,8 +13,8 @@ import pandas as pd
 
 from modlib.metrics import MEASURES, METRICS, specialization
 from modlib.timecourse import STEP_MEASURES
-from modlib.sweep import (AUTHORS_VARIANTS, BOOK_RESULTS, CURVES, LONG_MODULI, MODULUS_SWEEPS, VARIANTS,
-                          read_table)
+from modlib.sweep import (AUTHORS_VARIANTS, BOOK_RESULTS, CURVES, LONG_MODULI, MODULUS_SWEEPS, SIZES, VARIANTS,
+                          load_results, read_table)
 
 
 def specialization_frame(table: pd.DataFrame) -> pd.DataFrame:
@@ -1113,7 +1113,18 @@ def finding_verdicts(findings: pd.DataFrame) -> pd.Series:
 
 # --- Where specialization appears: module size, readout and cell (beyond the paper) --------
 
+DESIGN_SEEDS = 5  # the design sweeps' seeds; the paper sweep's first five stand for its own design
+DESIGN_SWEEPS = {  # each design's sweep, by axis; the paper's own design is the paper sweep
+    "size": {**{n: f"size-{n}" for n in SIZES}, 100: "paper"},
+}
 SPEC_COLUMNS = {"spec_0": "module 0", "spec_1": "module 1", "spec": "mean"}
+
+
+def design_tables(axis: str, results: str | Path = BOOK_RESULTS) -> dict:
+    """The stored tables of one axis of `DESIGN_SWEEPS`, by design, each with the seeds
+    0..`DESIGN_SEEDS` - 1 (the paper sweep has ten)."""
+    tables = {design: load_results(name, results) for design, name in DESIGN_SWEEPS[axis].items()}
+    return {design: table[table["seed"] < DESIGN_SEEDS] for design, table in tables.items()}
 
 
 def model_specs(table: pd.DataFrame) -> pd.DataFrame:

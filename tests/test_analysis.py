@@ -685,3 +685,18 @@ def test_design_ends_are_each_designs_mean_at_one_connection_and_at_p_1():
     assert ends.loc[("correlation", "mean"), ("a", "one connection")] == pytest.approx(0.7)
     assert ends.loc[("correlation", "module 1"), ("a", "p = 1")] == pytest.approx(0.1)
     assert ends.loc[("correlation", "module 0"), ("b", "p = 1")] == pytest.approx(0.2)  # one level: both ends
+
+
+def test_design_tables_read_each_designs_sweep_with_the_design_seeds_only(tmp_path):
+    from modlib.analysis import DESIGN_SEEDS, DESIGN_SWEEPS, design_tables
+
+    for design, name in DESIGN_SWEEPS["size"].items():
+        (tmp_path / name).mkdir()
+        spec_table({1e-4: [0.5] * 10}).assign(n_hidden=design).to_csv(tmp_path / name / "results.csv", index=False)
+    tables = design_tables("size", tmp_path)
+    assert sorted(tables) == [10, 25, 50, 100]
+    assert all(set(table["seed"]) == set(range(DESIGN_SEEDS)) for table in tables.values())  # ten seeds stored
+    assert tables[25]["n_hidden"].eq(25).all()
+    (tmp_path / "size-25" / "results.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="size-25"):
+        design_tables("size", tmp_path)
