@@ -70,11 +70,16 @@ preset(SweepConfig(name="steps-long", k_values=(1, 22, 464, 10_000), seeds=5, me
        "beyond the paper", "every measure at every step of a static trial of T = 10 steps, 4 levels x 5 seeds")
 # Where specialization appears: modules of N units (the paper's N = 100 is its sweep's seeds 0-4),
 # each at the paper's grid from one connection to all N^2, with the paper's Deep-R rates, q and
-# bottleneck width, which the text does not scale with N.
+# bottleneck width, which the text does not scale with N; then the readout changed alone at the
+# paper's levels (the paper's own, separate and trained, is its sweep's seeds 0-4).
 SIZES = (10, 25, 50)
 for _n in SIZES:
     preset(SweepConfig(name=f"size-{_n}", n_hidden=_n, seeds=5), "beyond the paper",
            f"modules of N = {_n} units, k from 1 to N^2 on the paper's grid, 5 seeds, every measure")
+READOUT_SWEEPS = {"frozen": {"train_readout": False}, "shared": {"readout": "shared"}}
+for _name, _change in READOUT_SWEEPS.items():
+    preset(SweepConfig(name=f"readout-{_name}", seeds=5, **_change), "beyond the paper",
+           f"the paper sweep with 5 seeds and the {_name} readout")
 VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
 # The authors' code differs from the paper's text, or fills a gap in it, in ways that could
 # matter (replication notes): each variant changes one such setting (noexclude: two), and is
