@@ -17,7 +17,7 @@ the commands and timings).
 
 from modlib.sweep.config import ARCHITECTURES, BOTTLENECK_WIDTH, MEASUREMENTS, SweepConfig, job_id
 from modlib.sweep.jobs import COLUMNS, CURVES, run_job
-from modlib.sweep.presets import (AUTHORS_VARIANTS, LONG_MODULI, MASK_Q_CALIBRATED, MASK_Q_CANDIDATES,
+from modlib.sweep.presets import (AUTHORS_VARIANTS, CELL_SWEEPS, LONG_MODULI, MASK_Q_CALIBRATED, MASK_Q_CANDIDATES,
                                   MASK_SENSITIVITY, MODULE_CONTROLS, MODULUS_SWEEPS, PRESETS, READOUT_SWEEPS, SIZES,
                                   STEP_CONDITIONS, VARIANTS, base_config, config_with_overrides, reproduced_sweeps)
 from modlib.sweep.reproduce import REPRODUCE_STATE, reproduce, rerun_jobs, results_for_book
@@ -25,7 +25,7 @@ from modlib.sweep.runner import parse_shard, run_sweep, select_jobs
 from modlib.sweep.store import (BOOK_RESULTS, check_folder, git_commit, load_results, made_on, read_provenance,
                                 read_table, training_floor, wall_seconds, with_run)
 
-__all__ = ["ARCHITECTURES", "AUTHORS_VARIANTS", "BOOK_RESULTS", "BOTTLENECK_WIDTH", "COLUMNS", "CURVES",
+__all__ = ["ARCHITECTURES", "AUTHORS_VARIANTS", "BOOK_RESULTS", "BOTTLENECK_WIDTH", "CELL_SWEEPS", "COLUMNS", "CURVES",
            "LONG_MODULI", "READOUT_SWEEPS", "SIZES", "STEP_CONDITIONS",
            "MASK_Q_CALIBRATED", "MASK_Q_CANDIDATES", "MASK_SENSITIVITY", "MEASUREMENTS", "MODULE_CONTROLS",
            "MODULUS_SWEEPS", "PRESETS", "REPRODUCE_STATE", "VARIANTS", "SweepConfig", "base_config", "check_folder",

@@ -70,8 +70,9 @@ preset(SweepConfig(name="steps-long", k_values=(1, 22, 464, 10_000), seeds=5, me
        "beyond the paper", "every measure at every step of a static trial of T = 10 steps, 4 levels x 5 seeds")
 # Where specialization appears: modules of N units (the paper's N = 100 is its sweep's seeds 0-4),
 # each at the paper's grid from one connection to all N^2, with the paper's Deep-R rates, q and
-# bottleneck width, which the text does not scale with N; then the readout changed alone at the
-# paper's levels (the paper's own, separate and trained, is its sweep's seeds 0-4).
+# bottleneck width, which the text does not scale with N; then the readout, and the cell, changed
+# alone at the paper's levels (the paper's own, separate trained readouts and the tanh RNN, is its
+# sweep's seeds 0-4).
 SIZES = (10, 25, 50)
 for _n in SIZES:
     preset(SweepConfig(name=f"size-{_n}", n_hidden=_n, seeds=5), "beyond the paper",
@@ -80,6 +81,10 @@ READOUT_SWEEPS = {"frozen": {"train_readout": False}, "shared": {"readout": "sha
 for _name, _change in READOUT_SWEEPS.items():
     preset(SweepConfig(name=f"readout-{_name}", seeds=5, **_change), "beyond the paper",
            f"the paper sweep with 5 seeds and the {_name} readout")
+CELL_SWEEPS = ("leaky",)
+for _cell in CELL_SWEEPS:
+    preset(SweepConfig(name=f"cell-{_cell}", seeds=5, cell=_cell), "beyond the paper",
+           f"the paper sweep with 5 seeds and {_cell} cells")
 VARIANT_BASE = dict(levels=4, seeds=3, architectures=("standard",), metrics=("weight_mask", "correlation"))
 # The authors' code differs from the paper's text, or fills a gap in it, in ways that could
 # matter (replication notes): each variant changes one such setting (noexclude: two), and is
