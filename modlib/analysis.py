@@ -13,8 +13,8 @@ import pandas as pd
 
 from modlib.metrics import MEASURES, METRICS, specialization
 from modlib.timecourse import STEP_MEASURES
-from modlib.sweep import (AUTHORS_VARIANTS, BOOK_RESULTS, CURVES, LONG_MODULI, MODULUS_SWEEPS, READOUT_SWEEPS,
-                          SIZES, VARIANTS, load_results, read_table)
+from modlib.sweep import (AUTHORS_VARIANTS, BOOK_RESULTS, CELL_SWEEPS, CURVES, LONG_MODULI, MODULUS_SWEEPS,
+                          READOUT_SWEEPS, SIZES, VARIANTS, load_results, read_table)
 
 
 def specialization_frame(table: pd.DataFrame) -> pd.DataFrame:
@@ -1117,6 +1117,7 @@ DESIGN_SEEDS = 5  # the design sweeps' seeds; the paper sweep's first five stand
 DESIGN_SWEEPS = {  # each design's sweep, by axis; the paper's own design is the paper sweep
     "size": {**{n: f"size-{n}" for n in SIZES}, 100: "paper"},
     "readout": {"separate": "paper", **{name: f"readout-{name}" for name in READOUT_SWEEPS}},
+    "cell": {"rnn": "paper", **{cell: f"cell-{cell}" for cell in CELL_SWEEPS}},
 }
 SPEC_COLUMNS = {"spec_0": "module 0", "spec_1": "module 1", "spec": "mean"}
 
