@@ -981,14 +981,19 @@ def step_curves(frame: pd.DataFrame) -> pd.DataFrame:
     return long.pivot_table(index=[*MODEL_KEYS, "metric", "module"], columns="step", values="module spec")
 
 
+def mean_curves(frame: pd.DataFrame) -> pd.DataFrame:
+    """`step_curves` averaged over seeds: a row per measure, level k and module, a column per step."""
+    return step_curves(frame).groupby(["metric", "k", "module"]).mean()
+
+
 def step_ends(frame: pd.DataFrame, ks: tuple[int, ...] = STEP_KS) -> pd.DataFrame:
     """Mean specialization (over seeds) at the first and the last step, per measure, level k and
     module: before the modules have exchanged anything (the state at t = 1 holds no message) and
     where the paper measures."""
-    curves = step_curves(frame[frame["k"].isin(ks)])
+    curves = mean_curves(frame[frame["k"].isin(ks)])
     first, last = curves.columns.min(), curves.columns.max()
     ends = curves[[first, last]].set_axis([f"t = {first:g}", f"t = {last:g}"], axis=1)
-    return ends.groupby(["metric", "k", "module"]).mean().unstack("module").swaplevel(axis=1).sort_index(axis=1)
+    return ends.unstack("module").swaplevel(axis=1).sort_index(axis=1)
 
 
 def condition_accuracy(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -1167,6 +1172,12 @@ def design_decisions(tables: dict) -> pd.DataFrame:
 def seed_means(table: pd.DataFrame) -> pd.DataFrame:
     """Each seed's specialization averaged over the levels: rows (metric, column), a column per seed."""
     return model_specs(table).groupby(["metric", "column", "seed"])["value"].mean().unstack("seed")
+
+
+def design_difference(tables: dict, design, baseline) -> pd.Series:
+    """How much more specialised ``design`` is than ``baseline`` (keys of ``tables``), averaged
+    over levels and seeds, per measure and column of `SPEC_COLUMNS`."""
+    return seed_means(tables[design]).mean(axis=1) - seed_means(tables[baseline]).mean(axis=1)
 
 
 def scarcity_findings(tables: dict, resamples: int = 2000) -> pd.DataFrame:

@@ -700,3 +700,20 @@ def test_design_tables_read_each_designs_sweep_with_the_design_seeds_only(tmp_pa
     (tmp_path / "size-25" / "results.csv").unlink()
     with pytest.raises(FileNotFoundError, match="size-25"):
         design_tables("size", tmp_path)
+
+
+def test_design_difference_is_how_much_more_specialised_a_design_is_on_average():
+    from modlib.analysis import design_difference
+
+    tables = {"a": spec_table({1e-4: [0.8, 0.6], 1.0: [0.2, 0.2]}), "b": spec_table({1e-4: [0.4, 0.4], 1.0: [0.0, 0.2]})}
+    difference = design_difference(tables, "a", "b")
+    assert difference[("correlation", "mean")] == pytest.approx(0.45 - 0.25)
+    assert design_difference(tables, "b", "a")[("correlation", "module 0")] == pytest.approx(-0.2)
+
+
+def test_mean_curves_average_each_level_and_modules_curve_over_seeds():
+    from modlib.analysis import mean_curves
+
+    curves = mean_curves(step_spec_frame(lambda p, seed: [1.0 - 0.1 * seed] * 5))  # seeds 0, 1, 2
+    assert curves.index.names == ["metric", "k", "module"]
+    assert np.allclose(curves.to_numpy(), 0.9) and curves.shape == (3 * 2, 5)  # 3 levels x 2 modules, 5 steps
