@@ -1154,6 +1154,12 @@ def design_ends(tables: dict) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def ends_against(ends: pd.DataFrame, baseline) -> pd.DataFrame:
+    """`design_ends` of every design but ``baseline`` minus ``baseline``'s at the same end:
+    how much more specialised each design is at one connection and at p = 1."""
+    return pd.concat({design: ends[design] - ends[baseline]
+                      for design in ends.columns.unique(0) if design != baseline}, axis=1)
+
 def dominance(table: pd.DataFrame) -> pd.Series:
     """How far one module dominates the decisions, per model: the share of the test pairs that
     the module deciding more of them decides (0.5: they share the pairs equally; 1: one decides all)."""
