@@ -240,6 +240,11 @@ def mean_interval(values, n_boot: int = 2000, seed: int = 0) -> tuple[float, flo
     return float(values.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
+def interval_text(value: float, low: float, high: float, mark: bool = False) -> str:
+    """An estimate and its 95% interval as "+0.12 [+0.05, +0.20]"; with ``mark``, an asterisk
+    after one whose interval excludes zero."""
+    return f"{value:+.2f} [{low:+.2f}, {high:+.2f}]" + ("*" if mark and (low > 0 or high < 0) else "")
+
 def spec_at(curve: pd.Series, p: float) -> float:
     """Specialization at ``p``, interpolated linearly in log p between sweep levels."""
     curve = curve.sort_index()
@@ -568,8 +573,7 @@ def both_ways_table(effects: pd.DataFrame, p: float) -> pd.DataFrame:
     """`both_ways_effects` at level ``p`` as text, "effect [low, high]": a row per choice, a
     column per (quantity, direction), an asterisk after each effect whose interval excludes zero."""
     at = effects[np.isclose(effects.index.get_level_values("p"), p)].droplevel("p")
-    text = [f"{e:+.2f} [{lo:+.2f}, {hi:+.2f}]" + ("*" if lo > 0 or hi < 0 else "")
-            for e, lo, hi in at[["effect", "low", "high"]].to_numpy()]
+    text = [interval_text(e, lo, hi, mark=True) for e, lo, hi in at[["effect", "low", "high"]].to_numpy()]
     wide = pd.Series(text, index=at.index).unstack(["quantity", "direction"])
     choices = list(dict.fromkeys(effects.index.get_level_values("choice")))
     return wide.reindex(choices).sort_index(axis=1, level="quantity", sort_remaining=False).fillna("not stored")
@@ -1065,7 +1069,7 @@ def step_findings(frames: dict[str, pd.DataFrame], onsets_table: pd.DataFrame, r
         later = difference_interval(half_decline_step(noisy), half_decline_step(at_one), resamples)
         rows.append(dict(finding="gradual", metric=metric, module=module,
                          figure=f"p = {p:g} with noise: loss {noisy_loss[0]:.2f} [{noisy_loss[1]:.2f}, "
-                                f"{noisy_loss[2]:.2f}]; half of it {later[0]:+.2f} [{later[1]:+.2f}, {later[2]:+.2f}] "
+                                f"{noisy_loss[2]:.2f}]; half of it {interval_text(*later)} "
                                 f"steps later than without",
                          **estimate(later),
                          verdict=graded(noisy_loss[1] > 0 and later[1] > 0, noisy_loss[1] > 0)))
@@ -1142,23 +1146,44 @@ def model_specs(table: pd.DataFrame) -> pd.DataFrame:
                      var_name="column", value_name="value")
 
 
+ENDS = ("one connection", "p = 1")  # the two ends of a sweep's grid: its smallest and its largest k
+
+
+def end_rows(spec: pd.DataFrame, end: str) -> pd.DataFrame:
+    """The rows of `model_specs` at one of `ENDS`."""
+    k = spec["k"].min() if end == ENDS[0] else spec["k"].max()
+    return spec[spec["k"] == k]
+
+
 def design_ends(tables: dict) -> pd.DataFrame:
     """Mean specialization (over seeds) at one connection and at p = 1, per design (``tables``,
     label to table), measure and module (and their mean): rows (metric, column), columns
     (design, end)."""
-    out = {}
-    for design, table in tables.items():
-        spec = model_specs(table)
-        for end, k in (("one connection", spec["k"].min()), ("p = 1", spec["k"].max())):
-            out[(design, end)] = spec[spec["k"] == k].groupby(["metric", "column"])["value"].mean()
-    return pd.DataFrame(out)
+    specs = {design: model_specs(table) for design, table in tables.items()}
+    return pd.DataFrame({(design, end): end_rows(spec, end).groupby(["metric", "column"])["value"].mean()
+                         for design, spec in specs.items() for end in ENDS})
 
 
-def ends_against(ends: pd.DataFrame, baseline) -> pd.DataFrame:
-    """`design_ends` of every design but ``baseline`` minus ``baseline``'s at the same end:
-    how much more specialised each design is at one connection and at p = 1."""
-    return pd.concat({design: ends[design] - ends[baseline]
-                      for design in ends.columns.unique(0) if design != baseline}, axis=1)
+def ends_against(tables: dict, baseline, resamples: int = 2000) -> pd.DataFrame:
+    """How much more specialised each design of ``tables`` is than ``baseline`` at one connection
+    and at p = 1, per measure and column of `SPEC_COLUMNS`: the difference of the means over
+    models and its 95% bootstrap interval (`difference_interval`). Rows (design, end, metric,
+    column); columns value, low, high."""
+    specs = {design: model_specs(table) for design, table in tables.items()}
+    rows = []
+    for design, spec in specs.items():
+        for end in ENDS if design != baseline else ():
+            other = end_rows(specs[baseline], end).set_index(["metric", "column"])["value"]
+            for key, values in end_rows(spec, end).groupby(["metric", "column"])["value"]:
+                rows.append(dict(design=design, end=end, metric=key[0], column=key[1],
+                                 **estimate(difference_interval(values, other.loc[[key]], resamples))))
+    return pd.DataFrame(rows).set_index(["design", "end", "metric", "column"])
+
+def ends_against_table(against: pd.DataFrame) -> pd.DataFrame:
+    """`ends_against` as text (`interval_text`, an asterisk where the interval excludes zero):
+    rows (metric, column), columns (design, end)."""
+    text = [interval_text(*row, mark=True) for row in against[["value", "low", "high"]].to_numpy()]
+    return pd.Series(text, index=against.index).unstack(["design", "end"])
 
 def dominance(table: pd.DataFrame) -> pd.Series:
     """How far one module dominates the decisions, per model: the share of the test pairs that
@@ -1194,22 +1219,17 @@ def scarcity_findings(tables: dict, resamples: int = 2000) -> pd.DataFrame:
     differences are above zero with their intervals, partly where one is, does not otherwise."""
     specs = {n: model_specs(table) for n, table in tables.items()}
     small, large = min(specs), max(specs)
-
-    def at(n, which):
-        spec = specs[n]
-        return spec[spec["k"] == (spec["k"].min() if which == "sparsest" else spec["k"].max())]
-
     rows = []
-    for (metric, column), corner in at(small, "sparsest").groupby(["metric", "column"]):
-        def against(n, which):
-            other = at(n, which)
+    for (metric, column), corner in end_rows(specs[small], ENDS[0]).groupby(["metric", "column"]):
+        def against(n, end):
+            other = end_rows(specs[n], end)
             return difference_interval(corner["value"], other[(other["metric"] == metric) &
                                                               (other["column"] == column)]["value"], resamples)
 
-        neurons, connections = against(large, "sparsest"), against(small, "densest")
+        neurons, connections = against(large, ENDS[0]), against(small, ENDS[1])
         rows.append(dict(metric=metric, column=column,
-                         neurons=f"{neurons[0]:+.2f} [{neurons[1]:+.2f}, {neurons[2]:+.2f}]",
-                         connections=f"{connections[0]:+.2f} [{connections[1]:+.2f}, {connections[2]:+.2f}]",
+                         neurons=interval_text(*neurons),
+                         connections=interval_text(*connections),
                          verdict=graded(neurons[1] > 0 and connections[1] > 0, neurons[1] > 0 or connections[1] > 0)))
     return pd.DataFrame(rows).rename(columns={"neurons": f"N = {small} minus N = {large}, one connection",
                                               "connections": f"one connection minus p = 1, N = {small}"})
@@ -1228,8 +1248,8 @@ def readout_findings(tables: dict, resamples: int = 2000) -> pd.DataFrame:
     for key in shared.index:
         more = difference_interval(shared.loc[key], separate.loc[key], resamples)
         rows.append(dict(metric=key[0], column=key[1],
-                         specialization=f"{more[0]:+.2f} [{more[1]:+.2f}, {more[2]:+.2f}]",
-                         dominance=f"{dominated[0]:+.2f} [{dominated[1]:+.2f}, {dominated[2]:+.2f}]",
+                         specialization=interval_text(*more),
+                         dominance=interval_text(*dominated),
                          verdict=graded(more[1] > 0 and dominated[1] > 0, more[1] > 0 or dominated[1] > 0)))
     return pd.DataFrame(rows).rename(columns={"specialization": "shared minus separate specialization",
                                               "dominance": "separate minus shared dominance"})

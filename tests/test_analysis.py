@@ -687,17 +687,23 @@ def test_design_ends_are_each_designs_mean_at_one_connection_and_at_p_1():
     assert ends.loc[("correlation", "module 0"), ("b", "p = 1")] == pytest.approx(0.2)  # one level: both ends
 
 
-def test_ends_against_a_baseline_are_each_designs_ends_minus_the_baselines():
-    from modlib.analysis import design_ends, ends_against
+def test_ends_against_a_baseline_are_each_designs_ends_minus_the_baselines_with_an_interval():
+    from modlib.analysis import ends_against, ends_against_table
 
-    ends = design_ends({"a": spec_table({1e-4: [0.8, 0.6], 1.0: [0.1, 0.1]}),
-                        "b": spec_table({1e-4: [0.2, 0.2], 1.0: [0.4, 0.0]}),
-                        "c": spec_table({1e-4: [0.5, 0.5], 1.0: [0.5, 0.5]})})
-    against = ends_against(ends, "b")
-    assert list(against.columns.unique(0)) == ["a", "c"]  # the baseline is left out
-    assert against.loc[("correlation", "mean"), ("a", "one connection")] == pytest.approx(0.7 - 0.2)
-    assert against.loc[("correlation", "module 0"), ("c", "p = 1")] == pytest.approx(0.5 - 0.2)  # seeds 0.4, 0.0
-    assert against.loc[("correlation", "module 1"), ("a", "p = 1")] == pytest.approx(0.1 - 0.2)
+    tables = {"a": spec_table({1e-4: [0.8, 0.6], 1.0: [0.1, 0.1]}),
+              "b": spec_table({1e-4: [0.2, 0.2], 1.0: [0.4, 0.0]}),
+              "c": spec_table({1e-4: [0.5, 0.5], 1.0: [0.9, 0.1]})}
+    against = ends_against(tables, "b", resamples=200)
+    assert list(against.index.unique("design")) == ["a", "c"]  # the baseline is left out
+    assert against.loc[("a", "one connection", "correlation", "mean"), "value"] == pytest.approx(0.7 - 0.2)
+    row = against.loc[("c", "p = 1", "correlation", "module 0")]
+    assert row["value"] == pytest.approx(0.5 - 0.2)  # the baseline's seeds: 0.4 and 0.0
+    assert row["low"] < 0 < row["value"] < row["high"]  # seeds this spread: the interval reaches below zero
+    row = against.loc[("a", "one connection", "correlation", "module 1")]
+    assert 0 < row["low"] <= row["value"] <= row["high"]  # both of a's seeds above both of b's
+    table = ends_against_table(against)
+    assert table.loc[("correlation", "module 1"), ("a", "one connection")] == "+0.50 [+0.40, +0.60]*"
+    assert table.loc[("correlation", "module 0"), ("c", "p = 1")].endswith("]")  # no asterisk: reaches below zero
 
 def test_design_tables_read_each_designs_sweep_with_the_design_seeds_only(tmp_path):
     from modlib.analysis import DESIGN_SEEDS, DESIGN_SWEEPS, design_tables
