@@ -245,6 +245,7 @@ def interval_text(value: float, low: float, high: float, mark: bool = False) -> 
     after one whose interval excludes zero."""
     return f"{value:+.2f} [{low:+.2f}, {high:+.2f}]" + ("*" if mark and (low > 0 or high < 0) else "")
 
+
 def spec_at(curve: pd.Series, p: float) -> float:
     """Specialization at ``p``, interpolated linearly in log p between sweep levels."""
     curve = curve.sort_index()
@@ -1172,18 +1173,22 @@ def ends_against(tables: dict, baseline, resamples: int = 2000) -> pd.DataFrame:
     specs = {design: model_specs(table) for design, table in tables.items()}
     rows = []
     for design, spec in specs.items():
-        for end in ENDS if design != baseline else ():
+        if design == baseline:
+            continue
+        for end in ENDS:
             other = end_rows(specs[baseline], end).set_index(["metric", "column"])["value"]
             for key, values in end_rows(spec, end).groupby(["metric", "column"])["value"]:
                 rows.append(dict(design=design, end=end, metric=key[0], column=key[1],
                                  **estimate(difference_interval(values, other.loc[[key]], resamples))))
     return pd.DataFrame(rows).set_index(["design", "end", "metric", "column"])
 
+
 def ends_against_table(against: pd.DataFrame) -> pd.DataFrame:
     """`ends_against` as text (`interval_text`, an asterisk where the interval excludes zero):
     rows (metric, column), columns (design, end)."""
     text = [interval_text(*row, mark=True) for row in against[["value", "low", "high"]].to_numpy()]
     return pd.Series(text, index=against.index).unstack(["design", "end"])
+
 
 def dominance(table: pd.DataFrame) -> pd.Series:
     """How far one module dominates the decisions, per model: the share of the test pairs that
