@@ -81,7 +81,7 @@ READOUT_SWEEPS = {"frozen": {"train_readout": False}, "shared": {"readout": "sha
 for _name, _change in READOUT_SWEEPS.items():
     preset(SweepConfig(name=f"readout-{_name}", seeds=5, **_change), "beyond the paper",
            f"the paper sweep with 5 seeds and the {_name} readout")
-CELL_SWEEPS = ("leaky", "gru")
+CELL_SWEEPS = ("leaky", "gru", "lstm")
 for _cell in CELL_SWEEPS:
     preset(SweepConfig(name=f"cell-{_cell}", seeds=5, cell=_cell), "beyond the paper",
            f"the paper sweep with 5 seeds and {_cell} cells")
