@@ -1180,7 +1180,9 @@ def ends_against(tables: dict, baseline, resamples: int = 2000) -> pd.DataFrame:
             for key, values in end_rows(spec, end).groupby(["metric", "column"])["value"]:
                 rows.append(dict(design=design, end=end, metric=key[0], column=key[1],
                                  **estimate(difference_interval(values, other.loc[[key]], resamples))))
-    return pd.DataFrame(rows).set_index(["design", "end", "metric", "column"])
+    out = pd.DataFrame(rows)
+    out["design"] = pd.Categorical(out["design"], [design for design in tables if design != baseline])
+    return out.set_index(["design", "end", "metric", "column"]).sort_index()  # sorted: designs in their order
 
 
 def ends_against_table(against: pd.DataFrame) -> pd.DataFrame:
