@@ -991,6 +991,13 @@ def mean_curves(frame: pd.DataFrame) -> pd.DataFrame:
     return step_curves(frame).groupby(["metric", "k", "module"]).mean()
 
 
+def peak_steps(curves: pd.DataFrame, metrics, sparsest: int = 1) -> pd.Series:
+    """The step at which each of `mean_curves`' rows peaks, for the measures ``metrics`` at levels
+    k >= ``sparsest``."""
+    at = curves.idxmax(axis=1)
+    return at[at.index.get_level_values("metric").isin(metrics) & (at.index.get_level_values("k") >= sparsest)]
+
+
 def step_ends(frame: pd.DataFrame, ks: tuple[int, ...] = STEP_KS) -> pd.DataFrame:
     """Mean specialization (over seeds) at the first and the last step, per measure, level k and
     module: before the modules have exchanged anything (the state at t = 1 holds no message) and
@@ -1090,7 +1097,7 @@ def step_findings(frames: dict[str, pd.DataFrame], onsets_table: pd.DataFrame, r
 
 
 def estimate(interval: tuple[float, float, float]) -> dict:
-    """A value and its 95% interval as `step_findings`' columns."""
+    """A value and its 95% interval as the columns value, low and high (`step_findings`, `ends_against`)."""
     return dict(zip(("value", "low", "high"), interval))
 
 
@@ -1165,23 +1172,27 @@ def design_ends(tables: dict) -> pd.DataFrame:
                          for design, spec in specs.items() for end in ENDS})
 
 
+def differences_by_measure(spec: pd.DataFrame, other: pd.DataFrame, resamples: int = 2000) -> dict:
+    """Per (metric, column), the mean of ``spec``'s values minus ``other``'s and its 95% interval
+    (`difference_interval`), for two sets of `model_specs` rows."""
+    theirs = dict(list(other.groupby(["metric", "column"])["value"]))
+    return {key: difference_interval(values, theirs.get(key, []), resamples)
+            for key, values in spec.groupby(["metric", "column"])["value"]}
+
+
 def ends_against(tables: dict, baseline, resamples: int = 2000) -> pd.DataFrame:
     """How much more specialised each design of ``tables`` is than ``baseline`` at one connection
     and at p = 1, per measure and column of `SPEC_COLUMNS`: the difference of the means over
-    models and its 95% bootstrap interval (`difference_interval`). Rows (design, end, metric,
+    models and its 95% bootstrap interval (`differences_by_measure`). Rows (design, end, metric,
     column); columns value, low, high."""
     specs = {design: model_specs(table) for design, table in tables.items()}
-    rows = []
-    for design, spec in specs.items():
-        if design == baseline:
-            continue
-        for end in ENDS:
-            other = end_rows(specs[baseline], end).set_index(["metric", "column"])["value"]
-            for key, values in end_rows(spec, end).groupby(["metric", "column"])["value"]:
-                rows.append(dict(design=design, end=end, metric=key[0], column=key[1],
-                                 **estimate(difference_interval(values, other.loc[[key]], resamples))))
+    others = [design for design in tables if design != baseline]
+    rows = [dict(design=design, end=end, metric=key[0], column=key[1], **estimate(interval))
+            for design in others for end in ENDS
+            for key, interval in differences_by_measure(end_rows(specs[design], end), end_rows(specs[baseline], end),
+                                                        resamples).items()]
     out = pd.DataFrame(rows)
-    out["design"] = pd.Categorical(out["design"], [design for design in tables if design != baseline])
+    out["design"] = pd.Categorical(out["design"], others)
     return out.set_index(["design", "end", "metric", "column"]).sort_index()  # sorted: designs in their order
 
 
@@ -1226,18 +1237,13 @@ def scarcity_findings(tables: dict, resamples: int = 2000) -> pd.DataFrame:
     differences are above zero with their intervals, partly where one is, does not otherwise."""
     specs = {n: model_specs(table) for n, table in tables.items()}
     small, large = min(specs), max(specs)
-    rows = []
-    for (metric, column), corner in end_rows(specs[small], ENDS[0]).groupby(["metric", "column"]):
-        def against(n, end):
-            other = end_rows(specs[n], end)
-            return difference_interval(corner["value"], other[(other["metric"] == metric) &
-                                                              (other["column"] == column)]["value"], resamples)
-
-        neurons, connections = against(large, ENDS[0]), against(small, ENDS[1])
-        rows.append(dict(metric=metric, column=column,
-                         neurons=interval_text(*neurons),
-                         connections=interval_text(*connections),
-                         verdict=graded(neurons[1] > 0 and connections[1] > 0, neurons[1] > 0 or connections[1] > 0)))
+    corner = end_rows(specs[small], ENDS[0])
+    neurons = differences_by_measure(corner, end_rows(specs[large], ENDS[0]), resamples)
+    connections = differences_by_measure(corner, end_rows(specs[small], ENDS[1]), resamples)
+    rows = [dict(metric=key[0], column=key[1], neurons=interval_text(*neurons[key]),
+                 connections=interval_text(*connections[key]),
+                 verdict=graded(neurons[key][1] > 0 and connections[key][1] > 0,
+                                neurons[key][1] > 0 or connections[key][1] > 0)) for key in neurons]
     return pd.DataFrame(rows).rename(columns={"neurons": f"N = {small} minus N = {large}, one connection",
                                               "connections": f"one connection minus p = 1, N = {small}"})
 

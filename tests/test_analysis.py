@@ -705,6 +705,17 @@ def test_ends_against_a_baseline_are_each_designs_ends_minus_the_baselines_with_
     assert table.loc[("correlation", "module 1"), ("a", "one connection")] == "+0.50 [+0.40, +0.60]*"
     assert table.loc[("correlation", "module 0"), ("c", "p = 1")].endswith("]")  # no asterisk: reaches below zero
 
+
+def test_differences_by_measure_leave_a_measure_the_other_side_lacks_undecided():
+    from modlib.analysis import differences_by_measure, model_specs
+
+    ours = model_specs(pd.concat([spec_table({1.0: [0.6, 0.8]}), spec_table({1.0: [0.6, 0.8]}, metric="cka")]))
+    theirs = model_specs(spec_table({1.0: [0.2, 0.2]}))  # correlation only
+    differences = differences_by_measure(ours, theirs, resamples=200)
+    assert differences[("correlation", "mean")][0] == pytest.approx(0.7 - 0.2)
+    assert np.isnan(differences[("cka", "mean")]).all()  # nothing to compare with: no difference, no interval
+
+
 def test_design_tables_read_each_designs_sweep_with_the_design_seeds_only(tmp_path):
     from modlib.analysis import DESIGN_SEEDS, DESIGN_SWEEPS, design_tables
 
@@ -723,7 +734,8 @@ def test_design_tables_read_each_designs_sweep_with_the_design_seeds_only(tmp_pa
 def test_design_difference_is_how_much_more_specialised_a_design_is_on_average():
     from modlib.analysis import design_difference
 
-    tables = {"a": spec_table({1e-4: [0.8, 0.6], 1.0: [0.2, 0.2]}), "b": spec_table({1e-4: [0.4, 0.4], 1.0: [0.0, 0.2]})}
+    tables = {"a": spec_table({1e-4: [0.8, 0.6], 1.0: [0.2, 0.2]}),
+              "b": spec_table({1e-4: [0.4, 0.4], 1.0: [0.0, 0.2]})}
     difference = design_difference(tables, "a", "b")
     assert difference[("correlation", "mean")] == pytest.approx(0.45 - 0.25)
     assert design_difference(tables, "b", "a")[("correlation", "module 0")] == pytest.approx(-0.2)
@@ -735,3 +747,16 @@ def test_mean_curves_average_each_level_and_modules_curve_over_seeds():
     curves = mean_curves(step_spec_frame(lambda p, seed: [1.0 - 0.1 * seed] * 5))  # seeds 0, 1, 2
     assert curves.index.names == ["metric", "k", "module"]
     assert np.allclose(curves.to_numpy(), 0.9) and curves.shape == (3 * 2, 5)  # 3 levels x 2 modules, 5 steps
+
+
+def test_peak_steps_are_where_each_chosen_curve_is_highest():
+    from modlib.analysis import mean_curves, peak_steps
+
+    rising_then_falling = {1: [0.1, 0.2, 0.9, 0.3, 0.1], 100: [0.1, 0.8, 0.2, 0.1, 0.1],
+                           10_000: [0.0, 0.1, 0.2, 0.3, 0.4]}
+    curves = mean_curves(step_spec_frame(lambda p, seed: rising_then_falling[round(p * 10_000)]))
+    peaks = peak_steps(curves, ["step_probe"])
+    assert peaks.xs(1, level="k").eq(3).all() and peaks.xs(100, level="k").eq(2).all()
+    assert peaks.xs(10_000, level="k").eq(5).all()
+    assert set(peak_steps(curves, ["step_probe"], sparsest=100).index.get_level_values("k")) == {100, 10_000}
+    assert peak_steps(curves, ["step_cka"]).empty  # a measure not asked for
