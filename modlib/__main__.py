@@ -200,6 +200,7 @@ def cmd_rerun(args):
 
     from modlib.bench import processor
     from modlib.sweep import git_commit, made_on, read_provenance, rerun_jobs
+    from modlib.sweep.reproduce import IDENTICAL_TO
     from modlib.train import check_device
 
     def short(commit: str) -> str:
@@ -223,7 +224,8 @@ def cmd_rerun(args):
                            f"commit, torch, thread count and processor (above) this is a change in the code's "
                            f"arithmetic; otherwise rounding can differ, as on another kind of CPU (book chapter "
                            f"'Training', 'Speed')")
-    print(f"all {len(compared)} rerun jobs are identical to the stored rows")
+    print(f"all {len(compared)} rerun jobs are identical to the stored rows (every number within {IDENTICAL_TO:g} "
+          f"of the stored one; largest difference {compared['largest_difference'].max():.1e})")
 
 
 def cmd_claims(args):

@@ -17,6 +17,9 @@ from modlib.sweep import (PRESETS, SweepConfig, check_folder, config_with_overri
                           parse_shard, read_provenance, read_table, rerun_jobs, run_sweep, select_jobs, wall_seconds,
                           with_run)
 
+from modlib.sweep.jobs import WHOLE_NUMBERS
+from modlib.sweep.reproduce import IDENTICAL_TO, compare_rows
+from modlib.sweep.store import merge, write_csv_atomic
 from tests.conftest import needs_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -270,7 +273,7 @@ def test_an_interrupted_sweep_keeps_its_finished_jobs_and_time(tmp_path, monkeyp
     with pytest.raises(KeyboardInterrupt):
         run_sweep(TINY, tmp_path, progress=False)
     provenance = read_provenance("tiny", tmp_path)
-    assert provenance["jobs_finished"] == 2 and pd.read_csv(tmp_path / "tiny" / "results.csv")["job"].nunique() == 2
+    assert provenance["jobs_finished"] == 2 and read_table(tmp_path / "tiny" / "results.csv")["job"].nunique() == 2
     [first] = provenance["runs"]
     run_sweep(TINY, tmp_path, resume=True, progress=False)
     provenance = read_provenance("tiny", tmp_path)
@@ -307,7 +310,7 @@ def test_a_folder_of_another_config_is_refused_and_left_untouched(tmp_path):
     with pytest.raises(ValueError, match="--resume"):
         run_sweep(TINY, tmp_path, progress=False)
     assert before == {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-    table = pd.read_csv(folder / "results.csv")
+    table = read_table(folder / "results.csv")
     # correlation on the standard models, the bottleneck metric on the bottleneck ones
     curves = {"epoch_train_accuracy", "epoch_test_accuracy", "epoch_test_loss", "epoch_decision_share",
               "epoch_readout_norm"}
@@ -337,7 +340,7 @@ def test_a_rerun_of_a_stored_job_is_identical_and_finds_a_changed_value(tmp_path
     job = "standard-k00001-s00"
     rows = 1 + 1 + 6 + 2 + 3 + 4 + 4  # accuracy, kept epoch, decision shares, readout norms, curves, correlations
     assert rerun_jobs("tiny", [job], tmp_path, progress=False).loc[job].tolist() == [rows, 0, 0.0, 0]
-    table = pd.read_csv(folder / "results.csv")
+    table = read_table(folder / "results.csv")
     older = table[table["metric"] != "decision_share"]  # as stored before the decision shares were measured
     older.to_csv(folder / "results.csv", index=False)
     assert rerun_jobs("tiny", [job], tmp_path, progress=False).loc[job].tolist() == [rows - 6, 0, 0.0, 6]
@@ -355,6 +358,41 @@ def test_a_rerun_of_a_stored_job_is_identical_and_finds_a_changed_value(tmp_path
         rerun_jobs("tiny", ["standard-k00002-s00"], tmp_path)
     with pytest.raises(ValueError, match="--jobs must be >= 1"):
         rerun_jobs("tiny", 0, tmp_path)
+
+
+def stored_job(values: np.ndarray) -> pd.DataFrame:
+    """A job's rows as a sweep writes them, one row per value."""
+    return pd.DataFrame({"architecture": "standard", "n_hidden": 100, "k": 1, "p": 1e-4, "q": values, "seed": 0,
+                         "metric": "epoch_test_loss", "module": pd.NA, "subtask": pd.NA,
+                         "epoch": np.arange(1, len(values) + 1), "step": pd.NA, "value": values,
+                         "job": "standard-k00001-s00", "job_seconds": 1.0}).astype(WHOLE_NUMBERS)
+
+
+def test_a_stored_value_comes_back_bit_for_bit_through_job_file_merge_and_resume(tmp_path):
+    # Values of every size a sweep stores; the decimal text of 0.00010043402643899962 is the longest
+    # there is, and pandas' default reader moved it by 1e-12 of itself (and a third of the others less).
+    values = np.concatenate([[0.00010043402643899962, 2.3025851249694824, 0.0],
+                             10 ** np.random.default_rng(0).uniform(-7, 4, 2000)])
+    fresh, folder = stored_job(values), tmp_path / "tiny"
+    write_csv_atomic(fresh, folder / "jobs" / "standard-k00001-s00.csv")
+    run = {"started": None, "command": "test", "git_commit": "unknown", "seconds": None}
+    merge(folder, TINY, run)
+    stored = load_results("tiny", tmp_path)
+    assert np.array_equal(stored["value"], values) and np.array_equal(stored["q"], values)
+    assert compare_rows(fresh, stored) == dict(rows=len(values), rows_differing=0, largest_difference=0.0, new_rows=0)
+    merged = (folder / "results.csv").read_bytes()
+    (folder / "jobs" / "standard-k00001-s00.csv").unlink()  # as in a fresh clone: resume merges results.csv itself
+    merge(folder, TINY, run)
+    assert (folder / "results.csv").read_bytes() == merged
+
+
+def test_a_rerun_counts_a_number_as_the_stored_one_within_identical_to_of_it():
+    values = np.array([0.5, 2.0, 1e-5])
+    for scale, differing in ((0.1, 0), (0.5, 0), (10, 3)):  # in units of IDENTICAL_TO
+        stored = stored_job(values * (1 + scale * IDENTICAL_TO))
+        compared = compare_rows(stored_job(values), stored)
+        assert compared["rows_differing"] == differing
+        assert compared["largest_difference"] == pytest.approx(2.0 * scale * IDENTICAL_TO, rel=1e-3)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -426,7 +464,7 @@ def sweep_command(results, *extra):
 
 
 def comparable(folder):
-    table = pd.read_csv(folder / "results.csv")
+    table = read_table(folder / "results.csv")
     return table.drop(columns=["job_seconds"]).sort_values(["job", "metric", "module", "subtask", "epoch"],
                                                             ignore_index=True)
 

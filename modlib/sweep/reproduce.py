@@ -24,14 +24,21 @@ from modlib.sweep.store import BOOK_RESULTS, how_to_make, load_results, read_pro
 from modlib.train import check_device
 
 
+# A rerun's number is the stored one when within this fraction of it. A sweep stored since tables
+# are read exactly (`modlib.sweep.store.read_table`) comes back bit for bit on the machine kind
+# that made it; one stored before went through a reader that kept about 16 decimal places, up to
+# 1e-12 of a value (at 1e-4, where the decimal text is longest), so its numbers hold that much.
+IDENTICAL_TO = 1e-11
+
+
 def rerun_jobs(name: str, jobs: int | list[str] = 3, results: str | Path = BOOK_RESULTS, seed: int = 0,
                threads: int | None = None, device: str | None = None, progress: bool = True) -> pd.DataFrame:
     """Retrain and re-measure some jobs of stored sweep ``name`` from its stored config and
     compare them with its stored rows: in a minute, the check that `make reproduce` makes in
     hours. ``jobs``: how many, drawn at random with ``seed``, or a list of job ids. Rows are
-    compared as they would be written to ``results.csv``, so "identical" means the stored file
-    would not change. ``threads`` defaults to the sweep's own (its provenance): with other
-    thread counts, devices or torch versions, some products round differently (chapter
+    compared as ``results.csv`` holds them, and "identical" means every number within
+    `IDENTICAL_TO` of the stored one. ``threads`` defaults to the sweep's own (its provenance):
+    with other thread counts, devices or torch versions, some products round differently (chapter
     "Training"); ``device`` replaces the sweep's to measure by how much. Returns per job:
     rows, rows that differ, largest absolute difference, and rows of measurements the stored
     sweep predates (`compare_rows`)."""
@@ -64,7 +71,9 @@ def rerun_jobs(name: str, jobs: int | list[str] = 3, results: str | Path = BOOK_
 
 
 def compare_rows(fresh: pd.DataFrame, stored: pd.DataFrame, measured: set | None = None) -> dict:
-    """How far a job's fresh rows are from its stored ones, both as ``results.csv`` holds them.
+    """How far a job's fresh rows are from its stored ones, both as ``results.csv`` holds them:
+    ``rows_differing`` counts the rows with a number further than `IDENTICAL_TO` of its value
+    from the stored one, ``largest_difference`` is the largest absolute difference of any.
     Rows of a measurement not among ``measured`` (those of the stored sweep; default: the stored
     job's), one the sweep predates, are not compared, only counted (``new_rows``)."""
     def as_stored(frame):
@@ -76,9 +85,10 @@ def compare_rows(fresh: pd.DataFrame, stored: pd.DataFrame, measured: set | None
     fresh = fresh[~new].reset_index(drop=True)
     if len(fresh) != len(stored) or not fresh.drop(columns=numbers).equals(stored.drop(columns=numbers)):
         return dict(rows=len(stored), rows_differing=len(stored), largest_difference=np.nan, new_rows=int(new.sum()))
-    same = (fresh[numbers] == stored[numbers]) | (fresh[numbers].isna() & stored[numbers].isna())
+    difference = (fresh[numbers] - stored[numbers]).abs()
+    same = (difference <= IDENTICAL_TO * stored[numbers].abs()) | (fresh[numbers].isna() & stored[numbers].isna())
     return dict(rows=len(stored), rows_differing=int((~same).any(axis=1).sum()),
-                largest_difference=float((fresh[numbers] - stored[numbers]).abs().max().max()), new_rows=int(new.sum()))
+                largest_difference=float(difference.max().max()), new_rows=int(new.sum()))
 
 
 REPRODUCE_STATE = ".reproduce.json"  # in the results folder while `reproduce` runs

@@ -30,8 +30,12 @@ def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """A stored table with our columns (tables from before the per-epoch rows lack ``epoch``)."""
-    return pd.read_csv(path).reindex(columns=COLUMNS).astype(WHOLE_NUMBERS)
+    """A stored table with our columns (tables from before the per-epoch rows lack ``epoch``).
+    Numbers are read exactly: pandas' default reader keeps about 16 decimal places, so a value
+    read and written again (a job's file merged into ``results.csv``, a merge on resume) moved
+    in its last digits by up to 1e-12 of itself, and a stored job no longer matched the same
+    job recomputed."""
+    return pd.read_csv(path, float_precision="round_trip").reindex(columns=COLUMNS).astype(WHOLE_NUMBERS)
 
 
 def stored_rows(folder: Path) -> pd.DataFrame:
