@@ -24,6 +24,8 @@ book: data
 
 # Unit tests, every chapter under nbval, and the built book in headless Chromium: two processes
 # of one thread each, a test file (a chapter's cells) kept in one process; the slowest are listed.
+# Chapters run twice: the book build runs each alone, so the timings the book prints come from
+# a quiet machine, and nbval runs them beside the unit tests as the chapters' own tests.
 test: book chromium
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadscope --durations=20 --nbval-lax --nbval-current-env
 
