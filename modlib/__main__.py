@@ -181,7 +181,8 @@ def cmd_sweep(args):
 
 def print_presets(results: str) -> None:
     """The presets by group: name, models, minutes of the stored sweep (provenance) and what it asks."""
-    from modlib.sweep.presets import PRESETS, preset_table
+    from modlib.sweep.presets import PRESETS
+    from modlib.sweep.store import preset_table
 
     table = preset_table(results)
     width = table["preset"].str.len().max()
@@ -232,7 +233,8 @@ def cmd_claims(args):
     import numpy as np
     import pandas as pd
 
-    from modlib.analysis import claims, level_means
+    from modlib.analysis.claims import claims
+    from modlib.analysis.frames import level_means
     from modlib.sweep import PRESETS, load_results
 
     table = load_results(args.preset, args.results)

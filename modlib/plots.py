@@ -12,8 +12,10 @@ import torch
 
 from modlib.metrics import MEASURES, METRICS
 from modlib.structure import q_closed_form
-from modlib.analysis import (ANSWERS_FOR_OTHER, FLAT_ABOVE, decision_curves, decision_frame, learning_curves,
-                             mean_interval, specialization_frame)
+from modlib.analysis.claims import FLAT_ABOVE
+from modlib.analysis.decisions import ANSWERS_FOR_OTHER, decision_frame
+from modlib.analysis.frames import decision_curves, learning_curves, specialization_frame
+from modlib.analysis.stats import mean_interval
 from modlib.sweep import load_results
 from modlib.task import parity_difference, parity_target
 
@@ -125,7 +127,7 @@ def main_figure(table):
     return fig
 
 
-# Where the paper's claims put their lines (modlib.analysis.claims): (b) a rise only below p = 0.01,
+# Where the paper's claims put their lines (modlib.analysis.claims.claims): (b) a rise only below p = 0.01,
 # (c) the weight mask's by p < 0.11, (d) little specialization at Q = 0.35.
 PAPER_P_THRESHOLDS = {0.01: "p = 0.01 (b)", FLAT_ABOVE: "p = 0.11 (c)"}
 PAPER_Q_THRESHOLD = (0.35, "Q = 0.35 (d)")
@@ -206,7 +208,7 @@ def epoch_figure(curves, ylabel: str, reference: float):
 
 
 def decider_share_figure(tables: dict):
-    """Which module decides, against p: a panel per share of `modlib.analysis.decision_frame` (all
+    """Which module decides, against p: a panel per share of `modlib.analysis.decisions.decision_frame` (all
     pairs decided by module 0; each module answering for the other), a colour per sweep in
     ``tables`` (label to table), a line style per architecture (mean, 95% interval over seeds)."""
     frames = {label: decision_frame(table) for label, table in tables.items()}
@@ -234,7 +236,7 @@ def decider_share_figure(tables: dict):
 def asymmetry_figure(frames: dict, measure: str):
     """How much more specialised module 0 is than module 1 (``measure``) against the share of the
     pairs module 0 decides, a point per model, a colour per sweep (``frames``: label to
-    `modlib.analysis.asymmetry_and_decisions`)."""
+    `modlib.analysis.decisions.asymmetry_and_decisions`)."""
     fig, ax = plt.subplots(figsize=(5.6, 4.0))
     for (label, frame), color in zip(frames.items(), plt.get_cmap("tab10").colors):
         ax.scatter(frame["module 0 decides"], frame["difference"], s=14, color=color, alpha=0.8, label=label)
@@ -250,7 +252,7 @@ def asymmetry_figure(frames: dict, measure: str):
 
 def both_ways_figure(effects, ps: tuple[float, ...] = (1e-4, 1.0)):
     """Each choice's effect (with it minus without it, 95% interval) in both directions, from
-    `modlib.analysis.both_ways_effects`: a row of panels per level in ``ps`` (default: k = 1 and
+    `modlib.analysis.choices.both_ways_effects`: a row of panels per level in ``ps`` (default: k = 1 and
     p = 1), a panel per quantity (each module by each measure, then accuracy), a row per choice.
     Where the two directions agree, the choice acts the same whatever else is set."""
     quantities = sorted(q for q in effects.index.unique("quantity") if q != "accuracy") + ["accuracy"]
@@ -282,7 +284,7 @@ def both_ways_figure(effects, ps: tuple[float, ...] = (1e-4, 1.0)):
 
 def step_figure(frames: dict, measure):
     """Specialization against the step of the trial: a column per entry of ``frames`` (label to
-    `modlib.analysis.step_frame`), a row per module, a line per level p (mean over seeds),
+    `modlib.analysis.frames.step_frame`), a row per module, a line per level p (mean over seeds),
     darker where sparser. ``measure``: the per-step measure of every column, or a label to
     measure mapping (e.g. every measure of one sweep)."""
     measures = measure if isinstance(measure, dict) else dict.fromkeys(frames, measure)
@@ -309,7 +311,7 @@ def step_figure(frames: dict, measure):
 
 def phase_figure(phase, column: str = "mean"):
     """Specialization over module size N (rows) and the fraction of interconnections p (log scale),
-    a heatmap per measure, from `modlib.analysis.phase_frame`'s ``column`` (a module, or their mean)."""
+    a heatmap per measure, from `modlib.analysis.designs.phase_frame`'s ``column`` (a module, or their mean)."""
     metrics = [m for m in MEASURES if m in phase.index.unique("metric")]
     sizes = sorted(phase.index.unique("n_hidden"))
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 0.5 * len(sizes) + 2.2), squeeze=False)

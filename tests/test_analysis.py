@@ -4,15 +4,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modlib.analysis import (accurate_models, both_ways_effects, both_ways_table, both_ways_verdicts,
-                             choices_that_move, direction_disagreements, stored_both_ways,
-                             verdict_stability, bootstrap_means, bootstrap_onsets,
-                             calibrated_q, choice_effect, claim_figures, claims,
-                             compare_moduli, learning_curves, level_means, long_run_figures, mask_accuracy_pairs,
-                             mask_q_search, mask_sensitivity, models_per_level, module_difference,
-                             module_level_means, moduli_accuracy, moduli_levels, modulus_tables, onset_p,
-                             onset_table, onsets, paired_accuracy, paired_specialization, pooled,
-                             specialization_frame, summary_table, verdicts_side_by_side, with_untrained_masks)
+from modlib.analysis.bandwidth import compare_moduli, moduli_accuracy, moduli_levels, modulus_tables
+from modlib.analysis.choices import (both_ways_effects, both_ways_table, both_ways_verdicts, choices_that_move,
+                                     direction_disagreements, stored_both_ways, verdict_stability, choice_effect)
+from modlib.analysis.claims import claim_figures, claims, summary_table, verdicts_side_by_side
+from modlib.analysis.decisions import module_difference
+from modlib.analysis.frames import (accurate_models, learning_curves, level_means, long_run_figures, models_per_level,
+                                    module_level_means, paired_accuracy, paired_specialization, pooled,
+                                    specialization_frame)
+from modlib.analysis.masks import (calibrated_q, mask_accuracy_pairs, mask_q_search, mask_sensitivity,
+                                   with_untrained_masks)
+from modlib.analysis.onsets import bootstrap_onsets, onset_p, onset_table, onsets
+from modlib.analysis.stats import bootstrap_means
 from modlib.sweep import COLUMNS
 
 
@@ -382,7 +385,7 @@ def test_pooled_sweeps_keep_their_seeds_apart():
 
 
 def test_the_tidy_summary_gives_each_module_and_their_mean_per_sweep_and_level():
-    from modlib.analysis import tidy_summary
+    from modlib.analysis.frames import tidy_summary
 
     table = noiseless([1.0, 0.0], levels=[1e-4, 1.0])
     table.loc[(table.module == 1) & (table.subtask == 0), "value"] = 1.0  # module 1 reads digit 0 as well
@@ -411,7 +414,7 @@ def decision_rows(shares: dict[int, tuple[float, float, float]], levels=(1e-4, 1
 
 
 def test_the_decision_frame_says_how_often_each_module_answers_for_the_other():
-    from modlib.analysis import decision_frame
+    from modlib.analysis.decisions import decision_frame
 
     frame = decision_frame(decision_rows({0: (0.3, 0.4, 0.2), 1: (0.5, 0.9, 0.1)}))
     seed0 = frame[(frame["seed"] == 0) & (frame["p"] == 1e-4)].iloc[0]
@@ -424,7 +427,7 @@ def test_the_decision_frame_says_how_often_each_module_answers_for_the_other():
 
 
 def test_one_module_makes_both_modules_that_module():
-    from modlib.analysis import one_module
+    from modlib.analysis.matrix import one_module
 
     table = noiseless([1.0, 0.0], levels=[1e-4, 1.0])
     table.loc[(table.module == 1) & (table.subtask == 0), "value"] = 1.0  # module 1 less specialised
@@ -435,7 +438,7 @@ def test_one_module_makes_both_modules_that_module():
 
 
 def test_the_verdict_matrix_shows_each_module_where_they_disagree():
-    from modlib.analysis import MATRIX_CLAIMS, verdict_matrix
+    from modlib.analysis.matrix import MATRIX_CLAIMS, verdict_matrix
 
     rising = noiseless(np.linspace(1.0, 0.0, len(PAPER_LEVELS)))
     flat = noiseless([0.2] * len(PAPER_LEVELS))
@@ -452,7 +455,8 @@ def test_the_verdict_matrix_shows_each_module_where_they_disagree():
 
 
 def test_who_decides_is_read_from_either_kind_of_row_and_joined_to_the_module_difference():
-    from modlib.analysis import asymmetry_and_decisions, module0_share, seed_rank_correlation
+    from modlib.analysis.decisions import asymmetry_and_decisions, module0_share
+    from modlib.analysis.stats import seed_rank_correlation
 
     specs = {1e-4: [0.1, 0.2, 0.3, 0.4]}
     table = spec_table(specs)
@@ -534,7 +538,7 @@ def step_rows(values: dict[int, float], metric: str = "step_probe", p: float = 1
 
 
 def test_each_steps_specialization_is_the_papers_formula_with_an_optional_chance_correction():
-    from modlib.analysis import step_frame
+    from modlib.analysis.frames import step_frame
 
     table = step_rows({1: (0.9, 0.1), 2: (0.55, 0.1)})
     frame = step_frame(table).groupby("step")[["spec_0", "spec_1", "spec"]].mean()
@@ -555,7 +559,7 @@ def size_table(n: int, onset_k: float, seeds: int = 2) -> pd.DataFrame:
 
 
 def test_phase_onsets_say_which_reading_of_the_onset_holds_across_module_sizes():
-    from modlib.analysis import onset_spread, phase_frame, size_onsets
+    from modlib.analysis.designs import onset_spread, phase_frame, size_onsets
 
     tables = [size_table(n, onset_k=2 * n) for n in (10, 25, 50)]  # the rise starts at k = 2N: a fixed k / N
     phase = phase_frame(tables)
@@ -569,7 +573,7 @@ def test_phase_onsets_say_which_reading_of_the_onset_holds_across_module_sizes()
 
 
 def test_the_kept_last_share_counts_models_whose_best_epoch_was_their_last():
-    from modlib.analysis import kept_last_share
+    from modlib.analysis.choices import kept_last_share
 
     table = curve_table(epochs=3)
     jobs = table["job"].unique()
@@ -599,7 +603,7 @@ def collapsing(p, seed):
 
 
 def test_the_journal_versions_findings_hold_on_curves_built_to_show_them():
-    from modlib.analysis import finding_verdicts, step_ends, step_findings
+    from modlib.analysis.timecourse import finding_verdicts, step_ends, step_findings
 
     shares = [0.0, 0.25, 0.5, 0.75, 1.0]
     frames = {"static": step_spec_frame(collapsing),
@@ -619,7 +623,7 @@ def test_the_journal_versions_findings_hold_on_curves_built_to_show_them():
 
 
 def test_findings_that_do_not_hold_are_said_not_to():
-    from modlib.analysis import finding_verdicts, half_decline_step, step_curves, step_findings
+    from modlib.analysis.timecourse import finding_verdicts, half_decline_step, step_curves, step_findings
 
     flat = step_spec_frame(lambda p, seed: [0.9 + 0.01 * seed] * 5)
     frames = {"static": step_spec_frame(collapsing), "noise": step_spec_frame(collapsing), "onsets": flat}
@@ -636,7 +640,7 @@ def test_findings_that_do_not_hold_are_said_not_to():
 
 
 def test_condition_accuracy_is_each_sweeps_mean_per_architecture_and_level():
-    from modlib.analysis import condition_accuracy
+    from modlib.analysis.frames import condition_accuracy
 
     table = with_accuracy(spec_table({1e-4: [0.5, 0.5]}), 0.9)
     other = table.assign(value=np.where(table["metric"] == "accuracy", 0.7, table["value"]))
@@ -646,7 +650,7 @@ def test_condition_accuracy_is_each_sweeps_mean_per_architecture_and_level():
 
 
 def test_scarcity_agrees_only_where_both_fewer_units_and_fewer_connections_raise_specialization():
-    from modlib.analysis import scarcity_findings
+    from modlib.analysis.designs import scarcity_findings
 
     def sized(n, sparse, dense):  # five seeds around the given specialization at one connection and at p = 1
         table = spec_table({1 / n ** 2: [sparse + 0.01 * s for s in range(5)], 1.0: [dense + 0.01 * s for s in range(5)]})
@@ -661,7 +665,8 @@ def test_scarcity_agrees_only_where_both_fewer_units_and_fewer_connections_raise
 
 
 def test_the_readout_finding_needs_more_specialization_and_less_dominance_with_one_shared_readout():
-    from modlib.analysis import design_decisions, dominance, readout_findings
+    from modlib.analysis.decisions import dominance
+    from modlib.analysis.designs import design_decisions, readout_findings
 
     def design(spec, share):
         table = spec_table({p: [spec + 0.01 * s for s in range(5)] for p in (1e-4, 1.0)})
@@ -679,7 +684,7 @@ def test_the_readout_finding_needs_more_specialization_and_less_dominance_with_o
 
 
 def test_design_ends_are_each_designs_mean_at_one_connection_and_at_p_1():
-    from modlib.analysis import design_ends
+    from modlib.analysis.designs import design_ends
 
     ends = design_ends({"a": spec_table({1e-4: [0.8, 0.6], 1.0: [0.1, 0.1]}), "b": spec_table({1e-4: [0.2, 0.2]})})
     assert ends.loc[("correlation", "mean"), ("a", "one connection")] == pytest.approx(0.7)
@@ -688,7 +693,7 @@ def test_design_ends_are_each_designs_mean_at_one_connection_and_at_p_1():
 
 
 def test_ends_against_a_baseline_are_each_designs_ends_minus_the_baselines_with_an_interval():
-    from modlib.analysis import ends_against, ends_against_table
+    from modlib.analysis.designs import ends_against, ends_against_table
 
     tables = {"a": spec_table({1e-4: [0.8, 0.6], 1.0: [0.1, 0.1]}),
               "b": spec_table({1e-4: [0.2, 0.2], 1.0: [0.4, 0.0]}),
@@ -707,7 +712,7 @@ def test_ends_against_a_baseline_are_each_designs_ends_minus_the_baselines_with_
 
 
 def test_differences_by_measure_leave_a_measure_the_other_side_lacks_undecided():
-    from modlib.analysis import differences_by_measure, model_specs
+    from modlib.analysis.designs import differences_by_measure, model_specs
 
     ours = model_specs(pd.concat([spec_table({1.0: [0.6, 0.8]}), spec_table({1.0: [0.6, 0.8]}, metric="cka")]))
     theirs = model_specs(spec_table({1.0: [0.2, 0.2]}))  # correlation only
@@ -717,7 +722,7 @@ def test_differences_by_measure_leave_a_measure_the_other_side_lacks_undecided()
 
 
 def test_design_tables_read_each_designs_sweep_with_the_design_seeds_only(tmp_path):
-    from modlib.analysis import DESIGN_SEEDS, DESIGN_SWEEPS, design_tables
+    from modlib.analysis.designs import DESIGN_SEEDS, DESIGN_SWEEPS, design_tables
 
     for design, name in DESIGN_SWEEPS["size"].items():
         (tmp_path / name).mkdir()
@@ -732,7 +737,7 @@ def test_design_tables_read_each_designs_sweep_with_the_design_seeds_only(tmp_pa
 
 
 def test_design_difference_is_how_much_more_specialised_a_design_is_on_average():
-    from modlib.analysis import design_difference
+    from modlib.analysis.designs import design_difference
 
     tables = {"a": spec_table({1e-4: [0.8, 0.6], 1.0: [0.2, 0.2]}),
               "b": spec_table({1e-4: [0.4, 0.4], 1.0: [0.0, 0.2]})}
@@ -742,7 +747,7 @@ def test_design_difference_is_how_much_more_specialised_a_design_is_on_average()
 
 
 def test_mean_curves_average_each_level_and_modules_curve_over_seeds():
-    from modlib.analysis import mean_curves
+    from modlib.analysis.timecourse import mean_curves
 
     curves = mean_curves(step_spec_frame(lambda p, seed: [1.0 - 0.1 * seed] * 5))  # seeds 0, 1, 2
     assert curves.index.names == ["metric", "k", "module"]
@@ -750,7 +755,7 @@ def test_mean_curves_average_each_level_and_modules_curve_over_seeds():
 
 
 def test_peak_steps_are_where_each_chosen_curve_is_highest():
-    from modlib.analysis import mean_curves, peak_steps
+    from modlib.analysis.timecourse import mean_curves, peak_steps
 
     rising_then_falling = {1: [0.1, 0.2, 0.9, 0.3, 0.1], 100: [0.1, 0.8, 0.2, 0.1, 0.1],
                            10_000: [0.0, 0.1, 0.2, 0.3, 0.4]}

@@ -276,7 +276,8 @@ def test_train_with_the_authors_training_choices_records_them(tmp_path):
 
 def test_every_preset_has_a_group_and_a_description_and_the_list_shows_them_all():
     from modlib.sweep import PRESETS
-    from modlib.sweep.presets import ABOUT, GROUPS, preset_table
+    from modlib.sweep.presets import ABOUT, GROUPS
+    from modlib.sweep.store import preset_table
 
     assert set(ABOUT) == set(PRESETS)
     assert all(group in GROUPS and len(about) > 20 for group, about in ABOUT.values())

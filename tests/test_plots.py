@@ -149,7 +149,7 @@ def test_the_asymmetry_figure_puts_a_point_per_model_and_a_colour_per_sweep():
 
 
 def test_the_both_ways_figure_draws_each_direction_per_quantity_and_level():
-    from modlib.analysis import both_ways_effects
+    from modlib.analysis.choices import both_ways_effects
     from modlib.plots import both_ways_figure
     from tests.test_analysis import FOUR_LEVELS, spec_table, with_accuracy
 
@@ -165,7 +165,7 @@ def test_the_both_ways_figure_draws_each_direction_per_quantity_and_level():
 
 
 def test_the_step_figure_draws_a_line_per_level_for_each_condition_and_module():
-    from modlib.analysis import step_frame
+    from modlib.analysis.frames import step_frame
     from modlib.plots import step_figure
     from tests.test_analysis import step_rows
 
@@ -183,7 +183,7 @@ def test_the_step_figure_draws_a_line_per_level_for_each_condition_and_module():
 
 
 def test_the_phase_figure_draws_a_row_per_module_size_for_each_measure():
-    from modlib.analysis import phase_frame
+    from modlib.analysis.designs import phase_frame
     from modlib.plots import phase_figure
     from tests.test_analysis import size_table
 

@@ -631,7 +631,7 @@ def test_an_ensemble_sweep_gives_the_one_by_one_table_to_rounding(tmp_path):
 
 def test_the_preset_table_reads_the_books_results_from_any_folder(tmp_path, monkeypatch):
     """A chapter runs in book/, not at the repository's root: the table must still find the sweeps."""
-    from modlib.sweep.presets import preset_table
+    from modlib.sweep.store import preset_table
 
     monkeypatch.chdir(tmp_path)
     paper = preset_table().set_index("preset").loc["paper"]

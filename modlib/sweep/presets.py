@@ -7,8 +7,6 @@ import json
 from dataclasses import fields, replace
 from pathlib import Path
 
-import pandas as pd
-
 from modlib.metrics import METRICS
 from modlib.sweep.config import SweepConfig
 
@@ -142,7 +140,7 @@ for _name in AUTHORS_VARIANTS:
 preset(SweepConfig(name="random-masks", architectures=("standard",), metrics=("weight_mask",), random_masks=True),
        "the paper", "claim (f): masks on the trained standard models against the same models untrained")
 # The paper's rule for q: as high as possible while M(n, n) = 1 at k = 1. Each candidate q on the
-# sparsest models (analysis.calibrated_q picks), then the paper sweep's masks at the q it picks.
+# sparsest models (modlib.analysis.masks.calibrated_q picks), then the paper sweep's masks at the q it picks.
 MASK_Q_CANDIDATES = (0.0025, 0.005, 0.01, 0.02, 0.03, 0.05)
 for _q in MASK_Q_CANDIDATES:
     preset(SweepConfig(name=f"mask-q-{_q:g}", k_values=(1,), architectures=("standard",), metrics=("weight_mask",),
@@ -208,27 +206,3 @@ def reproduced_sweeps() -> list[str]:
     """The stored sweeps that `reproduce` (``make reproduce``) recomputes: every preset but the
     quick ``smoke`` one and the GPU's, which needs a GPU."""
     return [name for name, cfg in PRESETS.items() if name != "smoke" and cfg.device == "cpu"]
-
-
-
-def preset_table(results: str | Path | None = None) -> pd.DataFrame:
-    """Every preset with its group, what it asks, how many models it trains, and, where its sweep
-    is stored in ``results`` (default: the results the book reads), its wall time in minutes and
-    the processor it ran on (its provenance; NaN and "not stored" where it is not): what
-    ``sweep --list`` prints and the book's appendix shows."""
-    from modlib.sweep.store import BOOK_RESULTS, made_on, read_provenance
-
-    results = BOOK_RESULTS if results is None else results
-
-    rows = []
-    for name, cfg in PRESETS.items():
-        try:
-            provenance = read_provenance(name, results)
-            minutes, processor = provenance["wall_seconds"] / 60, made_on(provenance)
-        except FileNotFoundError:
-            minutes, processor = float("nan"), "not stored"
-        rows.append(dict(group=ABOUT[name][0], preset=name, about=ABOUT[name][1], models=len(cfg.jobs()),
-                         minutes=minutes, processor=processor))
-    table = pd.DataFrame(rows)
-    table["group"] = pd.Categorical(table["group"], GROUPS, ordered=True)
-    return table.sort_values("group", kind="stable").reset_index(drop=True)

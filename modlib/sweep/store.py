@@ -20,7 +20,7 @@ from modlib.bench import flops_per_pair, processor
 from modlib.data import write_atomic
 from modlib.sweep.config import SweepConfig, with_later_fields
 from modlib.sweep.jobs import COLUMNS, WHOLE_NUMBERS
-from modlib.sweep.presets import PRESETS
+from modlib.sweep.presets import ABOUT, GROUPS, PRESETS
 
 BOOK_RESULTS = Path(__file__).resolve().parents[2] / "results"  # the stored results the book reads
 
@@ -224,3 +224,22 @@ def how_to_make(name: str, results: str | Path = "results") -> str:
     return f"run a sweep with `--name {name}`, e.g. `python -m modlib sweep --preset paper --name {name} --seeds 3`"
 
 
+def preset_table(results: str | Path | None = None) -> pd.DataFrame:
+    """Every preset with its group, what it asks, how many models it trains, and, where its sweep
+    is stored in ``results`` (default: the results the book reads), its wall time in minutes and
+    the processor it ran on (its provenance; NaN and "not stored" where it is not): what
+    ``sweep --list`` prints and the book's appendix shows."""
+    results = BOOK_RESULTS if results is None else results
+
+    rows = []
+    for name, cfg in PRESETS.items():
+        try:
+            provenance = read_provenance(name, results)
+            minutes, processor = provenance["wall_seconds"] / 60, made_on(provenance)
+        except FileNotFoundError:
+            minutes, processor = float("nan"), "not stored"
+        rows.append(dict(group=ABOUT[name][0], preset=name, about=ABOUT[name][1], models=len(cfg.jobs()),
+                         minutes=minutes, processor=processor))
+    table = pd.DataFrame(rows)
+    table["group"] = pd.Categorical(table["group"], GROUPS, ordered=True)
+    return table.sort_values("group", kind="stable").reset_index(drop=True)
