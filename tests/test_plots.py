@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from modlib.plots import accuracy_figure, learning_curve_figure
-from tests.test_analysis import curve_table
+from tests.analysis_helpers import curve_table
 
 matplotlib.use("Agg")
 
@@ -47,7 +47,7 @@ def test_the_main_figure_needs_one_of_its_three_measures_not_just_cka(tmp_path):
 
 def test_modulus_figure_draws_a_line_per_modulus_in_each_measures_panel():
     from modlib.plots import modulus_figure
-    from tests.test_analysis import spec_table
+    from tests.analysis_helpers import spec_table
 
     levels = {1e-4: [1.0, 0.8], 1.0: [0.0, 0.1]}
     tables = {m: pd.concat([spec_table(levels, "correlation"), spec_table(levels, "weight_mask"), curve_table()])
@@ -91,7 +91,7 @@ def test_rewiring_figure_plots_both_directions_of_a_log_against_the_step():
 
 def test_module_figure_draws_both_modules_of_each_sweep_per_measure():
     from modlib.plots import module_figure
-    from tests.test_analysis import noiseless
+    from tests.analysis_helpers import noiseless
 
     table = pd.concat([noiseless([1.0, 0.0], levels=[1e-4, 1.0]),
                        noiseless([0.5, 0.0], levels=[1e-4, 1.0], metric="weight_mask")])
@@ -104,7 +104,7 @@ def test_module_figure_draws_both_modules_of_each_sweep_per_measure():
 
 def test_the_main_figure_marks_the_papers_thresholds():
     from modlib.plots import main_figure
-    from tests.test_analysis import spec_table
+    from tests.analysis_helpers import spec_table
 
     fig = main_figure(spec_table({0.001: [0.5, 0.4], 0.1: [0.2, 0.1], 1.0: [0.0, 0.1]}))
     ax_p, ax_q = fig.axes[:2]
@@ -116,7 +116,7 @@ def test_the_main_figure_marks_the_papers_thresholds():
 
 def test_the_decider_share_figure_draws_each_sweep_in_each_panel():
     from modlib.plots import decider_share_figure
-    from tests.test_analysis import decision_rows
+    from tests.analysis_helpers import decision_rows
 
     fig = decider_share_figure({"a": decision_rows({0: (0.3, 0.4, 0.2), 1: (0.5, 0.9, 0.1)}),
                                 "b": decision_rows({0: (0.6, 0.7, 0.5)})})
@@ -151,7 +151,7 @@ def test_the_asymmetry_figure_puts_a_point_per_model_and_a_colour_per_sweep():
 def test_the_both_ways_figure_draws_each_direction_per_quantity_and_level():
     from modlib.analysis.choices import both_ways_effects
     from modlib.plots import both_ways_figure
-    from tests.test_analysis import FOUR_LEVELS, spec_table, with_accuracy
+    from tests.analysis_helpers import FOUR_LEVELS, spec_table, with_accuracy
 
     table = with_accuracy(spec_table({p: [0.1, 0.3, 0.5] for p in FOUR_LEVELS}), 0.9)
     tables = {name: table for name in ("variant-text", "variant-before", "authors-reference", "authors-minus-before",
@@ -167,7 +167,7 @@ def test_the_both_ways_figure_draws_each_direction_per_quantity_and_level():
 def test_the_step_figure_draws_a_line_per_level_for_each_condition_and_module():
     from modlib.analysis.frames import step_frame
     from modlib.plots import step_figure
-    from tests.test_analysis import step_rows
+    from tests.analysis_helpers import step_rows
 
     table = pd.concat([step_rows({1: (0.9, 0.1), 2: (0.5, 0.3)}, p=p) for p in (1e-4, 1.0)])
     fig = step_figure({"static": step_frame(table), "noisy": step_frame(table)}, "step_probe")
@@ -185,7 +185,7 @@ def test_the_step_figure_draws_a_line_per_level_for_each_condition_and_module():
 def test_the_phase_figure_draws_a_row_per_module_size_for_each_measure():
     from modlib.analysis.designs import phase_frame
     from modlib.plots import phase_figure
-    from tests.test_analysis import size_table
+    from tests.analysis_helpers import size_table
 
     fig = phase_figure(phase_frame([size_table(n, onset_k=2 * n) for n in (10, 25)]))
     heat = fig.axes[0]

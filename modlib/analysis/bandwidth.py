@@ -42,7 +42,7 @@ def compare_moduli(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
 
 
 def moduli_levels(tables: dict[int, pd.DataFrame], p_labels: bool = False) -> pd.DataFrame:
-    """Mean specialization per (metric, p) for each modulus m, with the 95% bootstrap
+    """Mean specialization per (metric, p) for each modulus m, with the 95% t
     interval of the mean over seeds (`mean_interval`): columns (m, mean / low / high).
     ``p_labels``: p as text to 4 significant digits, as a table prints it and a chapter looks
     rows up (a float p such as 0.0001 prints as 1e-04 and is awkward to look up)."""

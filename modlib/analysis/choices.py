@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from modlib.analysis.frames import level_means, specialization_frame
 from modlib.analysis.matrix import verdict_cells
@@ -52,16 +53,15 @@ def model_values(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([spec[["p", "seed", "quantity", "value"]], accuracy], ignore_index=True)
 
 
-def choice_effect(with_choice: pd.DataFrame, without: pd.DataFrame, n_boot: int = 2000,
-                  seed: int = 0) -> pd.DataFrame:
+def choice_effect(with_choice: pd.DataFrame, without: pd.DataFrame) -> pd.DataFrame:
     """Mean of `model_values` in the sweep ``with_choice`` minus that in ``without``, per quantity
-    and level p, with a 95% bootstrap interval (each sweep's seeds resampled on their own: the two
-    are separate trainings). Rows (quantity, p); columns effect, low, high."""
+    and level p, with a 95% Welch t interval (`modlib.analysis.stats.difference_interval`: the two
+    sweeps are separate trainings). Rows (quantity, p); columns effect, low, high."""
     a, b = model_values(with_choice), model_values(without)
     rows = []
     for (quantity, p), group in a.groupby(["quantity", "p"]):
         other = b.loc[(b["quantity"] == quantity) & np.isclose(b["p"], p), "value"]
-        effect, low, high = difference_interval(group["value"], other, n_boot, seed)
+        effect, low, high = difference_interval(group["value"], other)
         rows.append(dict(quantity=quantity, p=p, effect=effect, low=low, high=high))
     return pd.DataFrame(rows).set_index(["quantity", "p"])
 
@@ -127,14 +127,14 @@ def kept_last_share(table: pd.DataFrame) -> float:
     return float((kept == last.reindex(kept.index)).mean())
 
 
-def both_ways_verdicts(tables: dict[str, pd.DataFrame], resamples: int = 200) -> pd.DataFrame:
-    """Each verdict an authors' choice moves, in each direction: the verdicts of `verdict_cells`
-    (the paper's reading; the mean of the modules and each module), for the claims
-    `BOTH_WAYS_CLAIMS` ((e), on accuracy alone, once), that differ between the sweep with the
-    choice and the one without. A row per move: choice, direction, claim, measure, module ("both"
-    for their mean), the verdict without and with the choice, and its ``kind``: a ``flip`` between
-    yes and no, or a ``shift`` to or from partly or depends. The bootstrap ``resamples`` only enter
-    the figures behind the verdicts, never the verdicts."""
+def both_ways_comparisons(tables: dict[str, pd.DataFrame], resamples: int = 200) -> pd.DataFrame:
+    """Every verdict an authors' choice could move, in each direction: the verdicts of
+    `verdict_cells` (the paper's reading; the mean of the modules and each module), for the
+    claims `BOTH_WAYS_CLAIMS` ((e), on accuracy alone, once), in the sweep with the choice and the
+    one without. A row per comparison: choice, direction, claim, measure, module ("both" for their
+    mean), the verdict without and with the choice, and its ``kind``: ``same``, a ``flip`` between
+    yes and no, or a ``shift`` to or from partly, depends or no rise. The bootstrap ``resamples``
+    only enter the figures behind the verdicts, never the verdicts."""
     cells = {name: verdict_cells(table, resamples) for name, table in tables.items()}
     rows = []
     for choice, direction, with_name, without_name in choice_pairs(cells):
@@ -144,13 +144,28 @@ def both_ways_verdicts(tables: dict[str, pd.DataFrame], resamples: int = 200) ->
                 continue
             for module, before, after in zip(("both", "0", "1")[:1 if claim == "e" else 3], without[claim, metric],
                                              verdicts):
-                if before != after:
-                    rows.append(dict(choice=VARIANTS[choice][0], direction=direction, claim=claim,
-                                     measure="accuracy" if claim == "e" else metric.replace("_", " "),
-                                     module=module, without=before, with_choice=after,
-                                     kind="flip" if {before, after} == {"yes", "no"} else "shift"))
+                kind = "same" if before == after else "flip" if {before, after} == {"yes", "no"} else "shift"
+                rows.append(dict(choice=VARIANTS[choice][0], direction=direction, claim=claim,
+                                 measure="accuracy" if claim == "e" else metric.replace("_", " "),
+                                 module=module, without=before, with_choice=after, kind=kind))
     return pd.DataFrame(rows, columns=["choice", "direction", "claim", "measure", "module", "without", "with_choice",
                                        "kind"]).rename(columns={"with_choice": "with"})
+
+
+def both_ways_verdicts(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """The verdicts the choices move: the rows of `both_ways_comparisons` whose kind is not ``same``."""
+    return comparisons[comparisons["kind"] != "same"].reset_index(drop=True)
+
+
+def flips_by_chance(comparisons: pd.DataFrame, flip_rate: float) -> dict[str, float]:
+    """How many of `both_ways_comparisons`' flips reseeding alone would give: ``compared`` verdicts,
+    ``flips`` observed, and ``expected`` (``flip_rate``, `verdict_stability`'s, times the verdicts
+    compared) with a 95% Poisson interval of the count it would give (``low``, ``high``). Flips
+    within it are what another draw of seeds makes, not evidence that a choice matters."""
+    expected = flip_rate * len(comparisons)
+    low, high = stats.poisson.ppf([0.025, 0.975], expected) if expected > 0 else (0.0, 0.0)
+    return {"compared": float(len(comparisons)), "flips": float((comparisons["kind"] == "flip").sum()),
+            "expected": float(expected), "low": float(low), "high": float(high)}
 
 
 def choices_that_move(moves: pd.DataFrame, stored: list[str], kind: str = "flip") -> dict[str, list[str]]:

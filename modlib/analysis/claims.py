@@ -105,7 +105,8 @@ def claim_verdicts(f: dict[str, float]) -> list[tuple[str, str, str, str, str]]:
         onset = f[f"{metric}_onset"]
         row("b", metric, f"{metric} rises only for p < 0.01 (Q > 0.49)",
             f"onset at p = {onset:g} (<= {LATE_ONSET} in {f[f'{metric}_late_share']:.0%} of seed resamples)",
-            "reproduced" if onset <= LATE_ONSET else "not reproduced", decidable(levels, lambda p: p <= LATE_ONSET),
+            risen(onset, "reproduced" if onset <= LATE_ONSET else "not reproduced"),
+            decidable(levels, lambda p: p <= LATE_ONSET),
             f"needs a level at or below p = {LATE_ONSET} and one between it and the densest; this sweep's are "
             f"{', '.join(f'{p:g}' for p in levels)}")
     if "weight_mask" in measures:
@@ -115,14 +116,14 @@ def claim_verdicts(f: dict[str, float]) -> list[tuple[str, str, str, str, str]]:
         row("c", "weight_mask", "weight mask rises earlier, by p < 0.11 (Q > 0.4) but not before",
             f"onset at p = {onset:g} (in [{EARLY_ONSET}, {FLAT_ABOVE}) in {f['weight_mask_window_share']:.0%} of "
             f"seed resamples; others: {', '.join(f'{o:g}' for o in others) or 'not in this sweep'})",
-            "reproduced" if earlier and window else "partly" if earlier or window else "not reproduced",
+            risen(onset, "reproduced" if earlier and window else "partly" if earlier or window else "not reproduced"),
             decidable(levels, lambda p: EARLY_ONSET <= p < FLAT_ABOVE),
             f"needs a level in [{EARLY_ONSET}, {FLAT_ABOVE}) and one outside it below the densest")
     for metric in measures:
         share = f[f"{metric}_q035_share"]
         row("d", metric, f"{metric}: little or no specialization at Q = 0.35",
             f"{f[f'{metric}_at_q035']:.2f} at p = {Q_035_P}, {100 * share:.0f}% of the rise",
-            "reproduced" if share < 0.1 else "not reproduced", f["sparsest_p"] < Q_035_P < f["densest_p"],
+            risen(share, "reproduced" if share < 0.1 else "not reproduced"), f["sparsest_p"] < Q_035_P < f["densest_p"],
             f"needs levels on both sides of p = {Q_035_P}")
     if "models" in f:
         rows.append(("e", "every trained model performs well",
@@ -135,6 +136,12 @@ def claim_verdicts(f: dict[str, float]) -> list[tuple[str, str, str, str, str]]:
                      f"better trained in {f['mask_pairs_higher']:.0%} of models",
                      "reproduced" if f["mask_gap_low"] > 0 else "not reproduced", "weight_mask"))
     return rows
+
+
+def risen(figure: float, verdict: str) -> str:
+    """``verdict``, unless the curve it reads never rises from its baseline (``figure``, its onset
+    or its share of the rise, is NaN): then "no rise", since where a rise starts cannot be read."""
+    return "no rise" if np.isnan(figure) else verdict
 
 
 def accuracy_verdict(f: dict[str, float]) -> str:
@@ -162,7 +169,7 @@ def claims(table: pd.DataFrame, resamples: int = 1000) -> pd.DataFrame:
     0.25, and ``verdict`` is the common verdict, or "depends on the baseline" (the two
     differ at some fraction) / "depends on the fraction" when it is not the same under all.
     A claim that the sweep's levels cannot decide either way (b, c, d; (a) on a single level)
-    is "not tested". Seed resamples (`bootstrap_onsets`) say how firm each onset is.
+    is "not tested"; (b)-(d) on a curve that never rises from its baseline are "no rise" (`risen`). Seed resamples (`bootstrap_onsets`) say how firm each onset is.
     """
     grid = verdict_grid(table, resamples)
     main = grid["densest", ONSET_FRACTION]
@@ -184,7 +191,7 @@ def verdict_grid(table: pd.DataFrame, resamples: int = 1000,
             for b in baselines for fraction in ONSET_FRACTIONS}
 
 
-SHORT = {"reproduced": "yes", "not reproduced": "no", "partly": "partly", "not tested": "untested"}
+SHORT = {"reproduced": "yes", "not reproduced": "no", "partly": "partly", "not tested": "untested", "no rise": "no rise"}
 
 
 BASELINE_COLUMNS = {"densest": "from p = 1 (0.1 / 0.25 / 0.5)", "minimum": "from the minimum (0.1 / 0.25 / 0.5)"}

@@ -13,9 +13,9 @@ from modlib.analysis.stats import mean_interval
 def module_difference(tables: dict[str, pd.DataFrame], ks: tuple[int, ...] = (1, 3, 8)) -> pd.DataFrame:
     """How much more specialised module 0 is than module 1 (spec_0 - spec_1 per model), over
     the models at levels ``ks``, in each sweep (by label): each module's mean, and the
-    difference's mean and 95% bootstrap interval per measure. A seed's models share their
-    initial weights across levels, so the interval resamples seeds (each seed's mean over
-    the levels), not models. Rows (sweep, metric)."""
+    difference's mean and 95% t interval per measure. A seed's models share their initial
+    weights across levels, so the interval is over seeds (each seed's mean over the levels),
+    not models. Rows (sweep, metric)."""
     rows = []
     for label, table in tables.items():
         spec = specialization_frame(table[table["k"].isin(ks)])

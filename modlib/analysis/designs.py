@@ -91,25 +91,24 @@ def design_ends(tables: dict) -> pd.DataFrame:
                          for design, spec in specs.items() for end in ENDS})
 
 
-def differences_by_measure(spec: pd.DataFrame, other: pd.DataFrame, resamples: int = 2000) -> dict:
+def differences_by_measure(spec: pd.DataFrame, other: pd.DataFrame) -> dict:
     """Per (metric, column), the mean of ``spec``'s values minus ``other``'s and its 95% interval
     (`difference_interval`), for two sets of `model_specs` rows."""
     theirs = dict(list(other.groupby(["metric", "column"])["value"]))
-    return {key: difference_interval(values, theirs.get(key, []), resamples)
+    return {key: difference_interval(values, theirs.get(key, []))
             for key, values in spec.groupby(["metric", "column"])["value"]}
 
 
-def ends_against(tables: dict, baseline, resamples: int = 2000) -> pd.DataFrame:
+def ends_against(tables: dict, baseline) -> pd.DataFrame:
     """How much more specialised each design of ``tables`` is than ``baseline`` at one connection
     and at p = 1, per measure and column of `SPEC_COLUMNS`: the difference of the means over
-    models and its 95% bootstrap interval (`differences_by_measure`). Rows (design, end, metric,
+    models and its 95% Welch t interval (`differences_by_measure`). Rows (design, end, metric,
     column); columns value, low, high."""
     specs = {design: model_specs(table) for design, table in tables.items()}
     others = [design for design in tables if design != baseline]
     rows = [dict(design=design, end=end, metric=key[0], column=key[1], **estimate(interval))
             for design in others for end in ENDS
-            for key, interval in differences_by_measure(end_rows(specs[design], end), end_rows(specs[baseline], end),
-                                                        resamples).items()]
+            for key, interval in differences_by_measure(end_rows(specs[design], end), end_rows(specs[baseline], end)).items()]
     out = pd.DataFrame(rows)
     out["design"] = pd.Categorical(out["design"], others)
     return out.set_index(["design", "end", "metric", "column"]).sort_index()  # sorted: designs in their order
@@ -141,7 +140,7 @@ def design_difference(tables: dict, design, baseline) -> pd.Series:
     return seed_means(tables[design]).mean(axis=1) - seed_means(tables[baseline]).mean(axis=1)
 
 
-def scarcity_findings(tables: dict, resamples: int = 2000) -> pd.DataFrame:
+def scarcity_findings(tables: dict) -> pd.DataFrame:
     """The journal version's "specialization appears mainly when both neurons and connections
     are scarce", per measure and module, on sweeps by module size N (``tables``): at one
     connection, the smallest N against the largest (neurons), and at the smallest N, one
@@ -150,8 +149,8 @@ def scarcity_findings(tables: dict, resamples: int = 2000) -> pd.DataFrame:
     specs = {n: model_specs(table) for n, table in tables.items()}
     small, large = min(specs), max(specs)
     corner = end_rows(specs[small], ENDS[0])
-    neurons = differences_by_measure(corner, end_rows(specs[large], ENDS[0]), resamples)
-    connections = differences_by_measure(corner, end_rows(specs[small], ENDS[1]), resamples)
+    neurons = differences_by_measure(corner, end_rows(specs[large], ENDS[0]))
+    connections = differences_by_measure(corner, end_rows(specs[small], ENDS[1]))
     rows = [dict(metric=key[0], column=key[1], neurons=interval_text(*neurons[key]),
                  connections=interval_text(*connections[key]),
                  verdict=graded(neurons[key][1] > 0 and connections[key][1] > 0,
@@ -160,7 +159,7 @@ def scarcity_findings(tables: dict, resamples: int = 2000) -> pd.DataFrame:
                                               "connections": f"one connection minus p = 1, N = {small}"})
 
 
-def readout_findings(tables: dict, resamples: int = 2000) -> pd.DataFrame:
+def readout_findings(tables: dict) -> pd.DataFrame:
     """The journal version's "one shared readout gives more specialization than separate
     readouts with a winner-take-all decision, where one module dominates", per measure and
     module, on the readout sweeps (``tables`` with ``shared`` and ``separate``): shared minus
@@ -168,10 +167,10 @@ def readout_findings(tables: dict, resamples: int = 2000) -> pd.DataFrame:
     separate readouts' `dominance` minus the shared readout's (over models). Agrees where both
     are above zero with their intervals, partly where one is, does not otherwise."""
     shared, separate = seed_means(tables["shared"]), seed_means(tables["separate"])
-    dominated = difference_interval(dominance(tables["separate"]), dominance(tables["shared"]), resamples)
+    dominated = difference_interval(dominance(tables["separate"]), dominance(tables["shared"]))
     rows = []
     for key in shared.index:
-        more = difference_interval(shared.loc[key], separate.loc[key], resamples)
+        more = difference_interval(shared.loc[key], separate.loc[key])
         rows.append(dict(metric=key[0], column=key[1],
                          specialization=interval_text(*more),
                          dominance=interval_text(*dominated),

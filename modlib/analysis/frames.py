@@ -157,16 +157,16 @@ def paired_means(values: dict[str, pd.Series], by: list[str]) -> pd.DataFrame:
                                                                models=groups.size())
 
 
-def tidy_summary(tables: dict[str, pd.DataFrame], n_boot: int = 2000) -> pd.DataFrame:
+def tidy_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per sweep, level, measure and module (0, 1, or ``mean`` of the two): the mean
-    specialization over seeds with its 95% bootstrap interval (`mean_interval`), and how many
+    specialization over seeds with its 95% t interval (`mean_interval`), and how many
     models it is defined for. ``tables``: sweeps by name; those without a measure are left out."""
     rows = []
     for sweep, table in tables.items():
         spec = specialization_frame(table)
         for (metric, k, p), group in spec.groupby(["metric", "k", "p"]):
             for module, column in (("0", "spec_0"), ("1", "spec_1"), ("mean", "spec")):
-                mean, low, high = mean_interval(group[column], n_boot)
+                mean, low, high = mean_interval(group[column])
                 rows.append(dict(sweep=sweep, measure=metric, k=k, p=p, module=module, mean=mean, low=low, high=high,
                                  models=int(group[column].notna().sum())))
     return pd.DataFrame(rows, columns=["sweep", "measure", "k", "p", "module", "mean", "low", "high", "models"])

@@ -23,7 +23,7 @@ def mask_accuracy_pairs(table: pd.DataFrame) -> pd.DataFrame:
 def untrained_mask_figures(table: pd.DataFrame) -> dict[str, float]:
     """Claim (f)'s numbers: ``mask_trained`` and ``mask_untrained`` (mean mask accuracy over
     every model), ``mask_gap_low`` (the smallest, over levels, of the lower end of the 95%
-    bootstrap interval of the mean paired difference) and ``mask_pairs_higher`` (the share
+    t interval of the mean paired difference) and ``mask_pairs_higher`` (the share
     of models whose masks do better trained)."""
     pairs = mask_accuracy_pairs(table)
     lows = [mean_interval(group["difference"])[1] for _, group in pairs.groupby(level="p")]

@@ -15,7 +15,8 @@ MATRIX_CLAIMS = {"a": "(a) rises with sparsity", "b": "(b) rises only for p < 0.
 
 
 MATRIX_KEY = ("yes: reproduced; partly: half of the claim holds; no: not reproduced; depends: the verdict changes "
-              "with the share of the rise an onset needs (0.1, 0.25, 0.5); · : the claim says nothing of this "
+              "with the share of the rise an onset needs (0.1, 0.25, 0.5); no rise: the curve never rises from its "
+              "value at p = 1, so where a rise starts cannot be read; · : the claim says nothing of this "
               "measure. "
               "Where the modules disagree, each follows in brackets (0: module 0, 1: module 1).")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from modlib.analysis.stats import difference_interval, estimate, graded, interval_text, mean_interval, seed_rank_correlation
+from modlib.analysis.stats import difference_interval, estimate, graded, interval_text, mean_interval, within_seed_rank_correlation
 
 
 STEP_KS = (1, 22, 464, 10_000)  # the levels the per-step tables show: one connection to all
@@ -73,11 +73,11 @@ def onset_tracking(curves: pd.DataFrame, table: pd.DataFrame) -> pd.Series:
         return curves.corrwith(shown, axis=1)
 
 
-def step_findings(frames: dict[str, pd.DataFrame], onsets_table: pd.DataFrame, resamples: int = 2000) -> pd.DataFrame:
+def step_findings(frames: dict[str, pd.DataFrame], onsets_table: pd.DataFrame) -> pd.DataFrame:
     """The journal version's four findings (`STEP_FINDINGS`) judged per per-step measure and
     module on the `step_frame`s of the ``static``, ``noise`` and ``onsets`` conditions
-    (``onsets_table``: the random-onset sweep's table, for the shares shown). Intervals are 95%
-    bootstrap intervals over models (over seeds for the rank correlation). The criteria:
+    (``onsets_table``: the random-onset sweep's table, for the shares shown). Intervals are 95% t
+    intervals over models (`modlib.analysis.stats`; over seeds for the rank correlation). The criteria:
 
     - collapse: at the densest level (p = 1 on the paper's grid), specialization at the last
       step is at most half of the first step's, and the loss's interval lies above 0 (partly:
@@ -89,7 +89,8 @@ def step_findings(frames: dict[str, pd.DataFrame], onsets_table: pd.DataFrame, r
       of pairs whose digit it sees is at least 0.5 on average, its interval above 0 (partly:
       above 0 but below 0.5);
     - faster: Spearman between p and the loss from the first step to the second (the first
-      state that holds a message) has its interval above 0 (partly: positive, interval reaching 0).
+      state that holds a message), over each seed's levels and averaged over seeds, has its
+      interval above 0 (partly: positive, interval reaching 0).
 
     Columns: finding, metric, module, figure (the evidence in words), value, low and high (the
     quantity judged and its interval: the loss, the later half-way step, the correlation with
@@ -101,27 +102,27 @@ def step_findings(frames: dict[str, pd.DataFrame], onsets_table: pd.DataFrame, r
         at_one, noisy = (densest(curves[name].xs((metric, module), level=("metric", "module")))
                          for name in ("static", "noise"))
         p = at_one.index.get_level_values("p").max()
-        loss = mean_interval(at_one.iloc[:, 0] - at_one.iloc[:, -1], resamples)
+        loss = mean_interval(at_one.iloc[:, 0] - at_one.iloc[:, -1])
         first, last = at_one.iloc[:, 0].mean(), at_one.iloc[:, -1].mean()
         rows.append(dict(finding="collapse", metric=metric, module=module,
                          figure=f"p = {p:g}: {first:.2f} at t = 1, {last:.2f} at t = T; loss {loss[0]:.2f} "
                                 f"[{loss[1]:.2f}, {loss[2]:.2f}]",
                          **estimate(loss), verdict=graded(loss[1] > 0 and last <= first / 2, loss[1] > 0)))
-        noisy_loss = mean_interval(noisy.iloc[:, 0] - noisy.iloc[:, -1], resamples)
-        later = difference_interval(half_decline_step(noisy), half_decline_step(at_one), resamples)
+        noisy_loss = mean_interval(noisy.iloc[:, 0] - noisy.iloc[:, -1])
+        later = difference_interval(half_decline_step(noisy), half_decline_step(at_one))
         rows.append(dict(finding="gradual", metric=metric, module=module,
                          figure=f"p = {p:g} with noise: loss {noisy_loss[0]:.2f} [{noisy_loss[1]:.2f}, "
                                 f"{noisy_loss[2]:.2f}]; half of it {interval_text(*later)} "
                                 f"steps later than without",
                          **estimate(later),
                          verdict=graded(noisy_loss[1] > 0 and later[1] > 0, noisy_loss[1] > 0)))
-        follows = mean_interval(tracking.xs((metric, module), level=("metric", "module")), resamples)
+        follows = mean_interval(tracking.xs((metric, module), level=("metric", "module")))
         rows.append(dict(finding="onsets", metric=metric, module=module,
                          figure=f"correlation with the share shown {follows[0]:.2f} [{follows[1]:.2f}, "
                                 f"{follows[2]:.2f}]",
                          **estimate(follows), verdict=graded(follows[1] > 0 and follows[0] >= 0.5, follows[1] > 0)))
         early = (static.iloc[:, 0] - static.iloc[:, 1]).rename("loss").reset_index()
-        rho = seed_rank_correlation(early, "p", "loss", resamples)
+        rho = within_seed_rank_correlation(early, "p", "loss")
         rows.append(dict(finding="faster", metric=metric, module=module,
                          figure=f"Spearman(p, loss by t = 2) {rho[0]:.2f} [{rho[1]:.2f}, {rho[2]:.2f}]",
                          **estimate(rho), verdict=graded(rho[1] > 0, rho[0] > 0)))
