@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from modlib.analysis.choices import (both_ways_comparisons, both_ways_effects, both_ways_table, both_ways_verdicts,
-                                     choice_effect, choices_that_move, direction_disagreements, flips_by_chance,
+                                     choice_effect, choices_that_move, direction_disagreements, moves_by_chance,
                                      stored_both_ways, verdict_stability)
 from tests.analysis_helpers import FOUR_LEVELS, curve_table, spec_table, with_accuracy
 
@@ -30,6 +30,9 @@ def test_both_ways_names_the_verdicts_a_choice_moves_in_each_direction():
     comparisons = both_ways_comparisons(tables)
     moves = both_ways_verdicts(comparisons)
     assert len(comparisons) > len(moves) and (comparisons["kind"] == "same").any()  # all compared, moved or not
+    taken = comparisons["direction"] == "taken from the authors'"  # the two sweeps there are the same table
+    changed = (comparisons["choice"] == "message enters before W_hh") & (comparisons["measure"] == "correlation")
+    assert comparisons.loc[taken, "same_models"].all() and not comparisons.loc[changed & ~taken, "same_models"].any()
     label = "message enters before W_hh"
     assert set(moves["choice"]) == {label} and set(moves["direction"]) == {"added to the text"}
     flip = moves[(moves["claim"] == "a") & (moves["module"] == "both")].iloc[0]
@@ -66,7 +69,9 @@ def test_the_kept_last_share_counts_models_whose_best_epoch_was_their_last():
     assert kept_last_share(pd.concat([table, kept])) == pytest.approx(1 / len(jobs))
 
 
-def test_flips_by_chance_set_the_flips_against_the_reseeding_rate():
+def test_moves_by_chance_set_each_directions_moves_against_its_reseeding_rates():
     kinds = ["flip", "flip"] + ["same"] * 7 + ["shift"]
-    chance = flips_by_chance(pd.DataFrame({"kind": kinds}), flip_rate=0.1)
-    assert chance == {"compared": 10.0, "flips": 2.0, "expected": 1.0, "low": 0.0, "high": 3.0}
+    comparisons = pd.DataFrame({"direction": "added", "kind": kinds + ["flip"], "same_models": [False] * 10 + [True]})
+    chance = moves_by_chance(comparisons, {"added": {"flip": 0.1, "any": 0.2}})
+    assert chance.loc[("added", "flip")].tolist() == [10, 2, 1.0, 0.0, 3.0]  # the same models' flip left out
+    assert chance.loc[("added", "any")].tolist() == [10, 3, 2.0, 0.0, 5.0]

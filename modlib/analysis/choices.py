@@ -132,9 +132,10 @@ def both_ways_comparisons(tables: dict[str, pd.DataFrame], resamples: int = 200)
     `verdict_cells` (the paper's reading; the mean of the modules and each module), for the
     claims `BOTH_WAYS_CLAIMS` ((e), on accuracy alone, once), in the sweep with the choice and the
     one without. A row per comparison: choice, direction, claim, measure, module ("both" for their
-    mean), the verdict without and with the choice, and its ``kind``: ``same``, a ``flip`` between
-    yes and no, or a ``shift`` to or from partly, depends or no rise. The bootstrap ``resamples``
-    only enter the figures behind the verdicts, never the verdicts."""
+    mean), the verdict without and with the choice, its ``kind`` (``same``, a ``flip`` between yes
+    and no, or a ``shift`` to or from partly, depends or no rise), and ``same_models``: whether the
+    two sweeps hold the same rows of that measure, so that the verdict cannot move. The bootstrap
+    ``resamples`` only enter the figures behind the verdicts, never the verdicts."""
     cells = {name: verdict_cells(table, resamples) for name, table in tables.items()}
     rows = []
     for choice, direction, with_name, without_name in choice_pairs(cells):
@@ -142,14 +143,26 @@ def both_ways_comparisons(tables: dict[str, pd.DataFrame], resamples: int = 200)
         for (claim, metric), verdicts in with_.items():
             if claim not in BOTH_WAYS_CLAIMS or (claim == "e" and metric != "weight_mask") or verdicts[0] == "·":
                 continue
+            measure = "accuracy" if claim == "e" else metric
+            same = same_rows(tables[with_name], tables[without_name], measure)
             for module, before, after in zip(("both", "0", "1")[:1 if claim == "e" else 3], without[claim, metric],
                                              verdicts):
                 kind = "same" if before == after else "flip" if {before, after} == {"yes", "no"} else "shift"
                 rows.append(dict(choice=VARIANTS[choice][0], direction=direction, claim=claim,
-                                 measure="accuracy" if claim == "e" else metric.replace("_", " "),
-                                 module=module, without=before, with_choice=after, kind=kind))
+                                 measure=measure.replace("_", " "), module=module, without=before,
+                                 with_choice=after, kind=kind, same_models=same))
     return pd.DataFrame(rows, columns=["choice", "direction", "claim", "measure", "module", "without", "with_choice",
-                                       "kind"]).rename(columns={"with_choice": "with"})
+                                       "kind", "same_models"]).rename(columns={"with_choice": "with"})
+
+
+def same_rows(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> bool:
+    """Whether two sweeps hold the same values of ``metric`` for the same models."""
+    keys = ["architecture", "k", "seed", "module", "subtask"]
+
+    def rows(table):
+        return table.loc[table["metric"] == metric, [*keys, "value"]].sort_values(keys, ignore_index=True)
+
+    return rows(a).equals(rows(b))
 
 
 def both_ways_verdicts(comparisons: pd.DataFrame) -> pd.DataFrame:
@@ -157,15 +170,22 @@ def both_ways_verdicts(comparisons: pd.DataFrame) -> pd.DataFrame:
     return comparisons[comparisons["kind"] != "same"].reset_index(drop=True)
 
 
-def flips_by_chance(comparisons: pd.DataFrame, flip_rate: float) -> dict[str, float]:
-    """How many of `both_ways_comparisons`' flips reseeding alone would give: ``compared`` verdicts,
-    ``flips`` observed, and ``expected`` (``flip_rate``, `verdict_stability`'s, times the verdicts
-    compared) with a 95% Poisson interval of the count it would give (``low``, ``high``). Flips
-    within it are what another draw of seeds makes, not evidence that a choice matters."""
-    expected = flip_rate * len(comparisons)
-    low, high = stats.poisson.ppf([0.025, 0.975], expected) if expected > 0 else (0.0, 0.0)
-    return {"compared": float(len(comparisons)), "flips": float((comparisons["kind"] == "flip").sum()),
-            "expected": float(expected), "low": float(low), "high": float(high)}
+def moves_by_chance(comparisons: pd.DataFrame, rates: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """The moves of `both_ways_comparisons` per direction against those reseeding alone would
+    give: ``rates`` maps each direction to `verdict_stability`'s shares (``any``, ``flip``) of the
+    sweep it starts from. Verdicts of two sweeps with the same models are left out (they cannot
+    move). Per direction and kind (``flip``, ``any`` move): the verdicts ``compared``, the moves
+    ``observed``, those ``expected`` from reseeding (rate times compared) and a 95% Poisson
+    interval of that count (``low``, ``high``). A count within it is what another draw of seeds
+    makes; the comparison of two sweeps holds two draws, so the expectation is a lower bound."""
+    rows = []
+    for direction, group in comparisons[~comparisons["same_models"]].groupby("direction", sort=False):
+        for kind, moved in (("flip", group["kind"] == "flip"), ("any", group["kind"] != "same")):
+            expected = rates[direction][kind] * len(group)
+            low, high = stats.poisson.ppf([0.025, 0.975], expected) if expected > 0 else (0.0, 0.0)
+            rows.append(dict(direction=direction, kind=kind, compared=len(group), observed=int(moved.sum()),
+                             expected=expected, low=low, high=high))
+    return pd.DataFrame(rows).set_index(["direction", "kind"])
 
 
 def choices_that_move(moves: pd.DataFrame, stored: list[str], kind: str = "flip") -> dict[str, list[str]]:

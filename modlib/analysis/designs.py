@@ -164,10 +164,12 @@ def readout_findings(tables: dict) -> pd.DataFrame:
     readouts with a winner-take-all decision, where one module dominates", per measure and
     module, on the readout sweeps (``tables`` with ``shared`` and ``separate``): shared minus
     separate specialization (each seed's mean over levels; interval over seeds), and the
-    separate readouts' `dominance` minus the shared readout's (over models). Agrees where both
+    separate readouts' `dominance` minus the shared readout's (each seed's mean over levels;
+    interval over seeds). Agrees where both
     are above zero with their intervals, partly where one is, does not otherwise."""
     shared, separate = seed_means(tables["shared"]), seed_means(tables["separate"])
-    dominated = difference_interval(dominance(tables["separate"]), dominance(tables["shared"]))
+    dominated = difference_interval(*(dominance(tables[design]).groupby("seed").mean()  # a seed's models share
+                                      for design in ("separate", "shared")))              # their initial weights
     rows = []
     for key in shared.index:
         more = difference_interval(shared.loc[key], separate.loc[key])
