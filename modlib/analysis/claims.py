@@ -169,7 +169,8 @@ def claims(table: pd.DataFrame, resamples: int = 1000) -> pd.DataFrame:
     0.25, and ``verdict`` is the common verdict, or "depends on the baseline" (the two
     differ at some fraction) / "depends on the fraction" when it is not the same under all.
     A claim that the sweep's levels cannot decide either way (b, c, d; (a) on a single level)
-    is "not tested"; (b)-(d) on a curve that never rises from its baseline are "no rise" (`risen`). Seed resamples (`bootstrap_onsets`) say how firm each onset is.
+    is "not tested"; (b)-(d) on a curve that never rises from its baseline are "no rise"
+    (`risen`). Seed resamples (`bootstrap_onsets`) say how firm each onset is.
     """
     grid = verdict_grid(table, resamples)
     main = grid["densest", ONSET_FRACTION]
@@ -191,7 +192,8 @@ def verdict_grid(table: pd.DataFrame, resamples: int = 1000,
             for b in baselines for fraction in ONSET_FRACTIONS}
 
 
-SHORT = {"reproduced": "yes", "not reproduced": "no", "partly": "partly", "not tested": "untested", "no rise": "no rise"}
+SHORT = {"reproduced": "yes", "not reproduced": "no", "partly": "partly", "not tested": "untested",
+         "no rise": "no rise"}
 
 
 BASELINE_COLUMNS = {"densest": "from p = 1 (0.1 / 0.25 / 0.5)", "minimum": "from the minimum (0.1 / 0.25 / 0.5)"}

@@ -108,7 +108,8 @@ def ends_against(tables: dict, baseline) -> pd.DataFrame:
     others = [design for design in tables if design != baseline]
     rows = [dict(design=design, end=end, metric=key[0], column=key[1], **estimate(interval))
             for design in others for end in ENDS
-            for key, interval in differences_by_measure(end_rows(specs[design], end), end_rows(specs[baseline], end)).items()]
+            for key, interval in differences_by_measure(end_rows(specs[design], end),
+                                                        end_rows(specs[baseline], end)).items()]
     out = pd.DataFrame(rows)
     out["design"] = pd.Categorical(out["design"], others)
     return out.set_index(["design", "end", "metric", "column"]).sort_index()  # sorted: designs in their order

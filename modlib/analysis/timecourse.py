@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from modlib.analysis.stats import difference_interval, estimate, graded, interval_text, mean_interval, within_seed_rank_correlation
+from modlib.analysis.stats import (difference_interval, estimate, graded, interval_text, mean_interval,
+                                   within_seed_rank_correlation)
 
 
 STEP_KS = (1, 22, 464, 10_000)  # the levels the per-step tables show: one connection to all
