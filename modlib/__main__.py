@@ -225,8 +225,8 @@ def cmd_rerun(args):
                            f"commit, torch, thread count and processor (above) this is a change in the code's "
                            f"arithmetic; otherwise rounding can differ, as on another kind of CPU (book chapter "
                            f"'Training', 'Speed')")
-    print(f"all {len(compared)} rerun jobs are identical to the stored rows (every number within {IDENTICAL_TO:g} "
-          f"of the stored one; largest difference {compared['largest_difference'].max():.1e})")
+    print(f"all {len(compared)} rerun jobs are identical to the stored rows (every number within a relative "
+          f"{IDENTICAL_TO:g} of the stored one; largest difference {compared['largest_difference'].max():.1e})")
 
 
 def cmd_claims(args):

@@ -117,3 +117,13 @@ def test_design_difference_is_how_much_more_specialised_a_design_is_on_average()
     difference = design_difference(tables, "a", "b")
     assert difference[("correlation", "mean")] == pytest.approx(0.45 - 0.25)
     assert design_difference(tables, "b", "a")[("correlation", "module 0")] == pytest.approx(-0.2)
+
+
+def test_seed_mean_differences_are_welchs_over_each_seeds_mean_over_the_levels():
+    from modlib.analysis.designs import seed_mean_differences
+
+    tables = {"a": spec_table({1e-4: [0.8, 0.6, 0.7], 1.0: [0.2, 0.0, 0.1]}),  # seed means 0.5, 0.3, 0.4
+              "b": spec_table({1e-4: [0.3, 0.2, 0.4], 1.0: [0.1, 0.0, 0.0]})}  # seed means 0.2, 0.1, 0.2
+    welch = stats.ttest_ind([0.5, 0.3, 0.4], [0.2, 0.1, 0.2], equal_var=False).confidence_interval(0.95)
+    difference = seed_mean_differences(tables, "a", "b")[("correlation", "module 0")]
+    assert difference == pytest.approx((0.4 - 0.5 / 3, welch.low, welch.high))

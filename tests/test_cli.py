@@ -241,7 +241,8 @@ def test_rerun_names_the_processor_the_sweep_was_made_on_and_this_one(tmp_path):
     assert stored.startswith("stored: ") and stored.endswith(f", {processor('cpu')}")
     assert rerun.startswith("rerun:  ") and rerun.endswith(f", {processor('cpu')}")
     assert done.stdout.splitlines()[-1] == ("all 1 rerun jobs are identical to the stored rows (every number "
-                                            "within 1e-11 of the stored one; largest difference 0.0e+00)")
+                                            "within a relative 1e-11 of the stored one; largest difference "
+                                            "0.0e+00)")
 
 
 @pytest.mark.parametrize("content, message", [

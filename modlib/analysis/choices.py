@@ -140,17 +140,18 @@ def both_ways_comparisons(tables: dict[str, pd.DataFrame], resamples: int = 200)
     rows = []
     for choice, direction, with_name, without_name in choice_pairs(cells):
         with_, without = cells[with_name], cells[without_name]
+        same = {measure: same_rows(tables[with_name], tables[without_name], measure)
+                for measure in ("accuracy", *{metric for _, metric in with_})}
         for (claim, metric), verdicts in with_.items():
             if claim not in BOTH_WAYS_CLAIMS or (claim == "e" and metric != "weight_mask") or verdicts[0] == "·":
                 continue
             measure = "accuracy" if claim == "e" else metric
-            same = same_rows(tables[with_name], tables[without_name], measure)
             for module, before, after in zip(("both", "0", "1")[:1 if claim == "e" else 3], without[claim, metric],
                                              verdicts):
                 kind = "same" if before == after else "flip" if {before, after} == {"yes", "no"} else "shift"
                 rows.append(dict(choice=VARIANTS[choice][0], direction=direction, claim=claim,
                                  measure=measure.replace("_", " "), module=module, without=before,
-                                 with_choice=after, kind=kind, same_models=same))
+                                 with_choice=after, kind=kind, same_models=same[measure]))
     return pd.DataFrame(rows, columns=["choice", "direction", "claim", "measure", "module", "without", "with_choice",
                                        "kind", "same_models"]).rename(columns={"with_choice": "with"})
 

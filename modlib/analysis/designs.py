@@ -135,6 +135,14 @@ def seed_means(table: pd.DataFrame) -> pd.DataFrame:
     return model_specs(table).groupby(["metric", "column", "seed"])["value"].mean().unstack("seed")
 
 
+def seed_mean_differences(tables: dict, design, baseline) -> dict:
+    """How much more specialised ``design`` is than ``baseline`` (keys of ``tables``), per
+    (metric, column): each seed's mean over the levels (`seed_means`), the difference of their
+    means and its 95% Welch t interval over seeds (a seed's models share their initial weights)."""
+    ours, theirs = seed_means(tables[design]), seed_means(tables[baseline])
+    return {key: difference_interval(ours.loc[key], theirs.loc[key]) for key in ours.index}
+
+
 def design_difference(tables: dict, design, baseline) -> pd.Series:
     """How much more specialised ``design`` is than ``baseline`` (keys of ``tables``), averaged
     over levels and seeds, per measure and column of `SPEC_COLUMNS`."""
@@ -168,12 +176,10 @@ def readout_findings(tables: dict) -> pd.DataFrame:
     separate readouts' `dominance` minus the shared readout's (each seed's mean over levels;
     interval over seeds). Agrees where both
     are above zero with their intervals, partly where one is, does not otherwise."""
-    shared, separate = seed_means(tables["shared"]), seed_means(tables["separate"])
     dominated = difference_interval(*(dominance(tables[design]).groupby("seed").mean()  # a seed's models share
                                       for design in ("separate", "shared")))              # their initial weights
     rows = []
-    for key in shared.index:
-        more = difference_interval(shared.loc[key], separate.loc[key])
+    for key, more in seed_mean_differences(tables, "shared", "separate").items():
         rows.append(dict(metric=key[0], column=key[1],
                          specialization=interval_text(*more),
                          dominance=interval_text(*dominated),

@@ -33,6 +33,11 @@ def variance(values: np.ndarray) -> float:
     return 0.0 if np.ptp(values) == 0 else float(values.var(ddof=1))
 
 
+def t_half_width(sem: float, df: float) -> float:
+    """Half the width of the 95% t interval of an estimate with standard error ``sem``."""
+    return float(stats.t.ppf((1 + LEVEL) / 2, df) * sem)
+
+
 def mean_interval(values) -> tuple[float, float, float]:
     """Mean of ``values`` (NaN left out) and its Student t interval, mean +- t(n - 1) s / sqrt(n).
     Valid for n >= 2 values drawn independently (e.g. one per seed) from a roughly normal spread;
@@ -40,8 +45,8 @@ def mean_interval(values) -> tuple[float, float, float]:
     values = finite(values)
     if len(values) < 2:
         return (float(values.mean()) if len(values) else np.nan), np.nan, np.nan
-    mean, sem = values.mean(), np.sqrt(variance(values) / len(values))
-    half = stats.t.ppf((1 + LEVEL) / 2, len(values) - 1) * sem
+    mean = values.mean()
+    half = t_half_width(np.sqrt(variance(values) / len(values)), len(values) - 1)
     return float(mean), float(mean - half), float(mean + half)
 
 
@@ -58,7 +63,7 @@ def difference_interval(a, b) -> tuple[float, float, float]:
     if sem == 0:
         return float(difference), float(difference), float(difference)
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    half = stats.t.ppf((1 + LEVEL) / 2, df) * sem
+    half = t_half_width(sem, df)
     return float(difference), float(difference - half), float(difference + half)
 
 
